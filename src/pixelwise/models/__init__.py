@@ -1,0 +1,1 @@
+"""The lecture's architectures; importing this package registers every model."""

@@ -112,7 +112,9 @@ class ASPPv3(nn.Module):
         branches: list[nn.Module] = [ConvNormAct(in_channels, out_channels, 1)]
         for rate in rates:
             if separable:
-                branches.append(DepthwiseSeparableConv2d(in_channels, out_channels, 3, dilation=rate))
+                branches.append(
+                    DepthwiseSeparableConv2d(in_channels, out_channels, 3, dilation=rate)
+                )
             else:
                 branches.append(ConvNormAct(in_channels, out_channels, 3, dilation=rate))
         branches.append(ImagePoolingBranch(in_channels, out_channels))

@@ -20,7 +20,10 @@ class PyramidPooling(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, *, bins: Sequence[int] = (1, 2, 3, 6),
+        self,
+        in_channels: int,
+        *,
+        bins: Sequence[int] = (1, 2, 3, 6),
         reduced_channels: int | None = None,
     ) -> None:
         super().__init__()

@@ -57,6 +57,13 @@ class AtrousSeparableConv2d(DepthwiseSeparableConv2d):
     """Depthwise-separable convolution whose depthwise step is atrous with ``rate``
     (DeepLab v3+). Shapes as :class:`DepthwiseSeparableConv2d`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, *,
-                 rate: int = 2, **kwargs: object) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        *,
+        rate: int = 2,
+        **kwargs: object,
+    ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, dilation=rate, **kwargs)  # type: ignore[arg-type]

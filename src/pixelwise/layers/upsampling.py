@@ -17,7 +17,7 @@ def nearest_upsample(x: Tensor, scale: int = 2) -> Tensor:
 
 
 def bed_of_nails_upsample(x: Tensor, scale: int = 2) -> Tensor:
-    """"Bed of nails" unpooling: each value goes to the top-left corner of its
+    """ "Bed of nails" unpooling: each value goes to the top-left corner of its
     ``scale x scale`` block and the rest is zero.
 
     Shapes: ``(N, C, H, W) -> (N, C, scale*H, scale*W)``.

@@ -3,22 +3,66 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pixelwise import __version__
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from pixelwise.registry import list_models, model_info
+    from pixelwise.models.summary import model_table
 
-    names = list_models()
-    if not names:
-        print("no models registered")
-        return 0
-    for name in names:
-        entry = model_info(name)
-        print(f"{name:<20} {entry.default_backbone or '-':<14} {entry.paper}")
+    print(model_table(flops=not args.no_flops, size=args.size))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pixelwise.training.config import load_config
+    from pixelwise.training.trainer import Trainer
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        config = load_config(run_dir / "config.yaml", args.set)
+        config.train.output_dir = str(run_dir)
+        trainer = Trainer(config, resume=run_dir)
+    else:
+        if args.config is None:
+            raise SystemExit("pixelwise train: give a CONFIG.yaml or --resume RUN_DIR")
+        trainer = Trainer(load_config(args.config, args.set))
+    record = trainer.fit()
+    if trainer.dist.is_main:
+        print(json.dumps(record, indent=2))
+        print(f"run folder: {trainer.output_dir}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pixelwise.training.evaluate_cli import run_evaluation
+
+    return run_evaluation(args)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from pixelwise.training.predict_cli import run_predict
+
+    return run_predict(args)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pixelwise.training.export import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.out, fmt=args.format, size=args.size)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pixelwise.training.demo import run_demo
+
+    report_dir = run_demo(Path(args.out), quick=args.quick, epochs=args.epochs)
+    print(f"report folder: {report_dir}")
     return 0
 
 
@@ -29,8 +73,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pixelwise {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    models = sub.add_parser("models", help="list the registered models")
+
+    models = sub.add_parser("models", help="list the registered models with their cost")
+    models.add_argument("--no-flops", action="store_true", help="skip the GFLOPs column")
+    models.add_argument("--size", type=int, default=512, help="input size for GFLOPs")
     models.set_defaults(func=_cmd_models)
+
+    train = sub.add_parser("train", help="train a model from a YAML config")
+    train.add_argument("config", nargs="?", help="YAML config (see src/pixelwise/configs)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.lr=0.01 (repeatable)",
+    )
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    train.set_defaults(func=_cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint; prints a per-class table")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--split", default="val", help="val (default) or test (CamVid)")
+    evaluate.add_argument("--data", metavar="ROOT", help="dataset root (overrides the config)")
+    evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    evaluate.add_argument("--crf", action="store_true", help="refine with the dense CRF")
+    evaluate.add_argument("--boundary", action="store_true", help="also compute boundary F1")
+    evaluate.add_argument("--out", help="JSON file for the results (default: next to CHECKPOINT)")
+    evaluate.set_defaults(func=_cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="segment images of any size with tiled inference")
+    predict.add_argument("checkpoint")
+    predict.add_argument("inputs", nargs="+", help="image files (PNG/JPEG/TIFF/GeoTIFF) or folders")
+    predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument("--tile", type=int, default=512)
+    predict.add_argument("--overlap", type=int, default=128)
+    predict.add_argument("--blend", choices=["crop", "mean", "gaussian"], default="gaussian")
+    predict.add_argument("--tta", action="store_true", help="average flipped predictions")
+    predict.add_argument("--batch-size", type=int, default=4)
+    predict.add_argument("--output", choices=["labels", "probs", "both"], default="labels")
+    predict.add_argument("--crf", action="store_true", help="dense CRF (images that fit in memory)")
+    predict.add_argument("--device", default="auto")
+    predict.set_defaults(func=_cmd_predict)
+
+    export = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript")
+    export.add_argument("checkpoint")
+    export.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    export.add_argument("--out", required=True)
+    export.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
+    export.set_defaults(func=_cmd_export)
+
+    demo = sub.add_parser("demo", help="train, evaluate and tile-predict on embedded data")
+    demo.add_argument("--out", default="pixelwise-demo", help="report folder")
+    demo.add_argument("--epochs", type=int, default=None)
+    demo.add_argument("--quick", action="store_true", help="a much smaller run (for tests)")
+    demo.set_defaults(func=_cmd_demo)
     return parser
 
 
@@ -40,7 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args))
+    from pixelwise.training.config_schema import ConfigError
+
+    try:
+        return int(args.func(args))
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"pixelwise {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

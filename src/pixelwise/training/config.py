@@ -1,0 +1,190 @@
+"""Training configuration: typed dataclasses loaded from YAML, validated, saved with checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pixelwise.training.config_schema import ConfigError, apply_override, from_dict, to_dict
+
+
+@dataclass
+class ModelConfig:
+    """Which registered model to build and its keyword options (see ``pixelwise models``)."""
+
+    name: str = "unet"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from and how they are augmented.
+
+    ``dataset``: ``synthetic`` (embedded, no files), ``folder`` (``train_images``/``train_masks``,
+    ``val_images``/``val_masks`` paired by file stem, class table in ``classes``), ``camvid``
+    (SegNet release layout under ``root``) or ``isbi2012`` (under ``root``).
+    ``batch_size`` is the global batch: with N processes each takes ``batch_size / N``.
+    ``train_scale`` < 1 trains on downscaled images (evaluation is always at full resolution).
+    """
+
+    dataset: Literal["synthetic", "folder", "camvid", "isbi2012"] = "synthetic"
+    root: str | None = None
+    train_images: str | None = None
+    train_masks: str | None = None
+    val_images: str | None = None
+    val_masks: str | None = None
+    classes: str | None = None
+    mask_mode: Literal["index", "rgb"] = "index"
+    train_samples: int = 256
+    val_samples: int = 64
+    image_size: tuple[int, int] = (128, 128)
+    train_scale: float = 1.0
+    crop_size: int | None = None
+    scale_range: tuple[float, float] = (1.0, 1.0)
+    hflip: bool = True
+    vflip: bool = False
+    rotate90: bool = False
+    color_jitter: float = 0.0
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    batch_size: int = 8
+    val_batch_size: int = 4
+    num_workers: int = 0
+    limit_train: int | None = None
+    limit_val: int | None = None
+
+
+@dataclass
+class LossConfig:
+    """A weighted sum of named losses (``pixelwise.losses.list_losses()``), with optional class
+    weights estimated from the training labels (``inverse_frequency``, ``median_frequency``,
+    ``inverse_sqrt``) or given per class."""
+
+    terms: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "ce", "weight": 1.0}])
+    class_weights: str | list[float] | None = None
+    aux_weight: float = 0.4
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["sgd", "adamw"] = "adamw"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: Literal["poly", "cosine", "constant"] = "poly"
+    power: float = 0.9
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    grad_clip: float | None = None
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    eval_every: int = 1
+    early_stopping: int = 0
+    checkpoint_every_steps: int = 0
+    max_steps_per_epoch: int | None = None
+    output_dir: str = "runs/run"
+    plots: bool = True
+    progress: bool = True
+    deterministic: bool = True
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> Config:
+        """Check names against the registries, paths on disk, and value ranges."""
+        from pixelwise.losses import list_losses
+        from pixelwise.registry import list_models
+
+        models = list_models()
+        if self.model.name not in models:
+            raise ConfigError(
+                f"model.name: unknown model {self.model.name!r}; valid: {', '.join(models)}"
+            )
+        losses = list_losses()
+        for i, term in enumerate(self.loss.terms):
+            name = term.get("name")
+            if name not in losses:
+                raise ConfigError(
+                    f"loss.terms[{i}].name: unknown loss {name!r}; valid: {', '.join(losses)}"
+                )
+        if isinstance(self.loss.class_weights, str) and self.loss.class_weights not in (
+            "inverse_frequency",
+            "median_frequency",
+            "inverse_sqrt",
+        ):
+            raise ConfigError(
+                f"loss.class_weights: {self.loss.class_weights!r} is not valid; choose "
+                "inverse_frequency, median_frequency, inverse_sqrt, or a list of per-class weights"
+            )
+        data = self.data
+        needed = {
+            "folder": ["train_images", "train_masks", "val_images", "val_masks"],
+            "camvid": ["root"],
+            "isbi2012": ["root"],
+        }.get(data.dataset, [])
+        for key in needed:
+            value = getattr(data, key)
+            if value is None:
+                raise ConfigError(f"data.{key}: required for dataset {data.dataset!r}")
+            if not Path(value).exists():
+                raise ConfigError(f"data.{key}: path {value!r} does not exist")
+        if data.classes is not None and not Path(data.classes).exists():
+            raise ConfigError(f"data.classes: path {data.classes!r} does not exist")
+        positive = {
+            "data.batch_size": data.batch_size,
+            "data.val_batch_size": data.val_batch_size,
+            "train.epochs": self.train.epochs,
+            "optim.lr": self.optim.lr,
+            "data.train_scale": data.train_scale,
+        }
+        for key, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{key}: must be > 0, got {value}")
+        if not 0 < data.train_scale <= 1:
+            raise ConfigError(f"data.train_scale: must be in (0, 1], got {data.train_scale}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)  # type: ignore[no-any-return]
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> Config:
+    data = dict(data)
+    for assignment in overrides or []:
+        apply_override(data, assignment)
+    return from_dict(Config, data).validate()
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config, apply ``key.sub=value`` overrides, convert and validate."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return config_from_dict(data, overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

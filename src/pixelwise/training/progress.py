@@ -1,0 +1,39 @@
+"""Progress bars (tqdm) that switch off cleanly on non-main ranks and in tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+class _Silent:
+    def __init__(self, iterable: Iterable[T]) -> None:
+        self._iterable = iterable
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._iterable)
+
+    def set_postfix(self, **_: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(
+    iterable: Iterable[T],
+    *,
+    total: int | None = None,
+    initial: int = 0,
+    desc: str = "",
+    enabled: bool = True,
+    unit: str = "batch",
+) -> Any:
+    """A tqdm bar over ``iterable`` showing ``desc``; a silent pass-through when disabled."""
+    if not enabled:
+        return _Silent(iterable)
+    return tqdm(iterable, total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True)

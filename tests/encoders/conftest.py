@@ -1,0 +1,17 @@
+"""Encoder tests run single-threaded: on a shared 2-core machine, intra-op threads fighting
+other processes made them several times slower (small convs gain nothing from threads)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _single_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

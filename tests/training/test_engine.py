@@ -1,0 +1,117 @@
+"""End-to-end: train, evaluate, resume, predict, export through the CLI on tiny synthetic data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+from training_helpers import tiny_config
+
+from pixelwise.cli import main
+from pixelwise.training.checkpoint import load_checkpoint
+from pixelwise.training.config import config_from_dict
+from pixelwise.training.trainer import NonFiniteLossError, Trainer
+
+
+def test_train_evaluate_resume_predict_export(write_config, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    config_path = write_config(train={"epochs": 1, "plots": True})
+    assert main(["train", str(config_path)]) == 0
+    run = tmp_path / "run"
+    for name in ("last.pt", "best.pt", "config.yaml", "log.jsonl", "curves.png"):
+        assert (run / name).is_file(), name
+    checkpoint = torch.load(run / "last.pt", weights_only=True)
+    assert checkpoint["state"]["epoch"] == 1
+    assert checkpoint["classes"] == ["background", "field", "building", "road", "car"]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 1 and 0.0 <= records[0]["mean_iou"] <= 1.0
+
+    # Resume to a longer schedule: continues at epoch 2, appends to the log.
+    assert main(["train", "--resume", str(run), "--set", "train.epochs=2"]) == 0
+    assert load_checkpoint(run / "last.pt")["state"]["epoch"] == 2
+    assert len((run / "log.jsonl").read_text().splitlines()) == 2
+
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "best.pt"), "--boundary"]) == 0
+    out = capsys.readouterr().out
+    assert "road" in out and "mean_iou" in out
+    result = json.loads((run / "eval_val.json").read_text())
+    assert len(result["per_class"]) == 5 and "boundary_f1" in result["summary"]
+    assert np.asarray(result["confusion_matrix"]).sum() == 4 * 32 * 32
+
+    image = (np.random.default_rng(0).random((45, 70, 3)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    args = ["predict", str(run / "best.pt"), str(tmp_path / "scene.png"), "--out",
+            str(tmp_path / "pred"), "--tile", "32", "--overlap", "8", "--blend", "crop"]
+    assert main(args) == 0
+    labels = np.asarray(Image.open(tmp_path / "pred" / "scene_labels.png"))
+    assert labels.shape == (45, 70) and labels.max() < 5
+
+    assert main(["export", str(run / "best.pt"), "--format", "torchscript", "--out",
+                 str(tmp_path / "model.ts"), "--size", "32", "32"]) == 0
+    scripted = torch.jit.load(str(tmp_path / "model.ts"))
+    assert scripted(torch.zeros(1, 3, 32, 32)).shape == (1, 5, 32, 32)
+
+
+def test_onnx_export_matches_pytorch(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import onnxruntime  # the [export] extra, part of [dev]
+
+    assert main(["train", str(write_config(train={"epochs": 1}))]) == 0
+    onnx_path = tmp_path / "model.onnx"
+    assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(onnx_path),
+                 "--size", "32", "32"]) == 0
+    from pixelwise.training.inference import load_trained_model
+
+    loaded = load_trained_model(tmp_path / "run" / "best.pt")
+    x = torch.randn(2, 3, 48, 40)  # dynamic batch and size
+    expected = loaded.model(x).detach().numpy()
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"image": x.numpy()})
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path) -> None:
+    config = config_from_dict(tiny_config(tmp_path / "run", train={"epochs": 2}))
+    trainer = Trainer(config)
+    trainer.fit()
+    good = load_checkpoint(tmp_path / "run" / "last.pt")
+    config.train.epochs = 3
+    resumed = Trainer(config, resume=tmp_path / "run")
+    calls = {"n": 0}
+    original = resumed.criterion
+
+    def poisoned(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        loss = original(logits, target)
+        return loss * float("nan") if calls["n"] == 2 else loss
+
+    resumed.criterion = poisoned  # type: ignore[assignment]
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 3, step 2"):
+        resumed.fit()
+    after = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert after["state"]["epoch"] == 2
+    for key, value in good["model"].items():
+        assert torch.equal(after["model"][key], value), key
+
+
+def test_folder_dataset_errors_reach_the_user(tmp_path: Path) -> None:
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for stem in ("a", "b"):
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(images / f"{stem}.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(masks / "a.png")
+    Image.fromarray(np.full((16, 16), 7, np.uint8)).save(masks / "b.png")
+    classes = tmp_path / "classes.yaml"
+    classes.write_text(yaml.safe_dump({"classes": [
+        {"name": "bg", "color": [0, 0, 0]}, {"name": "fg", "color": [255, 255, 255]}]}))
+    folder = {"dataset": "folder", "train_images": str(images), "train_masks": str(masks),
+              "val_images": str(images), "val_masks": str(masks), "classes": str(classes),
+              "batch_size": 2}
+    config = config_from_dict(tiny_config(tmp_path / "run", data=folder))
+    with pytest.raises(ValueError, match=r"b\.png.*7"):
+        Trainer(config).fit()

@@ -91,6 +91,7 @@ class TrainConfig:
     early_stopping: int = 0
     checkpoint_every_steps: int = 0
     max_steps_per_epoch: int | None = None
+    max_minutes: float | None = None
     output_dir: str = "runs/run"
     plots: bool = True
     progress: bool = True

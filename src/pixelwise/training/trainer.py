@@ -203,6 +203,7 @@ class Trainer:
         """Run the remaining epochs; returns the last epoch's log record."""
         config = self.config
         record: dict[str, Any] = {}
+        fit_started = time.perf_counter()
         for epoch in range(self.state.epoch, config.train.epochs):
             record = {"epoch": epoch + 1, **self._train_epoch(epoch)}
             self.state.epoch = epoch + 1
@@ -228,6 +229,14 @@ class Trainer:
                 with (self.output_dir / "log.jsonl").open("a") as log:
                     log.write(json.dumps(record) + "\n")
             barrier(self.dist)
+            minutes = (time.perf_counter() - fit_started) / 60
+            if config.train.max_minutes is not None and minutes >= config.train.max_minutes:
+                if self.dist.is_main:
+                    print(
+                        f"time budget of {config.train.max_minutes} min reached after epoch "
+                        f"{epoch + 1}; resume with a larger train.max_minutes to continue"
+                    )
+                break
             if stop:
                 if self.dist.is_main:
                     print(

@@ -1,0 +1,72 @@
+"""The CamVid benchmark script runs end to end on two real CamVid images for one step."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CAMVID = REPO.parent / "shared" / "data" / "camvid"
+
+
+def _load_script():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("camvid_run", REPO / "benchmarks/camvid/run.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_script_end_to_end(tmp_path: Path) -> None:
+    script = _load_script()
+    record = script.main(
+        [
+            "--config",
+            str(REPO / "benchmarks/camvid/configs/segnet_basic.yaml"),
+            "--name",
+            "smoke",
+            "--root",
+            str(CAMVID),
+            "--set",
+            "data.limit_train=2",
+            "--set",
+            "data.limit_val=2",
+            "--set",
+            "data.batch_size=2",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.max_steps_per_epoch=1",
+            "--set",
+            "loss.class_weights=null",
+            "--limit-test",
+            "2",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--results",
+            str(tmp_path / "results"),
+            "--quiet",
+        ]
+    )
+    assert record["epochs"] == 1 and record["test_images"] == 2
+    for key in ("G", "C", "mIoU", "BF"):
+        assert 0.0 <= record["plain"][key] <= 100.0
+    assert set(record["plain"]["per_class_iou"]) == {
+        "Sky",
+        "Building",
+        "Pole",
+        "Road",
+        "Pavement",
+        "Tree",
+        "SignSymbol",
+        "Fence",
+        "Car",
+        "Pedestrian",
+        "Bicyclist",
+    }
+    stored = json.loads((tmp_path / "results" / "smoke.json").read_text())
+    assert stored["gflops_360x480"] > 0
+    table = (tmp_path / "results" / "results.md").read_text()
+    assert "| smoke | no |" in table and "SegNet-Basic, median-frequency balancing" in table
+    assert (tmp_path / "results" / "smoke_class_iou.png").is_file()

@@ -1,0 +1,130 @@
+"""DeepLab v3 (Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation",
+arXiv:1706.05587, 2017): an atrous ResNet/MobileNetV2 with ASPP and image pooling.
+
+``create_model("deeplab_v3", num_classes=21, **TORCHVISION_DEEPLABV3_RESNET50)`` is
+torchvision's ``deeplabv3_resnet50(num_classes=21, aux_loss=True)``: the same modules under
+the same state-dict keys (``backbone``, ``classifier``, ``aux_classifier``), so its weights load
+with ``load_state_dict(strict=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from pixelwise.encoders import Encoder
+from pixelwise.layers import ASPPv3, ConvNormAct, aspp_rates, resize_to
+from pixelwise.models._backbones import MOBILENETS, RESNETS, Weights, create_backbone
+from pixelwise.models.base import SegmentationModel
+from pixelwise.models.heads import FCNHead
+from pixelwise.registry import register_model
+
+# Builder options that reproduce torchvision's deeplabv3_resnet50(aux_loss=True).
+TORCHVISION_DEEPLABV3_RESNET50: dict[str, object] = {
+    "backbone": "resnet50",
+    "output_stride": 8,
+    "aux": True,
+}
+
+
+class DeepLabHead(nn.Sequential):
+    """ASPP (``convs.N``, ``project``) -> 3x3 conv 256 -> BN -> ReLU -> 1x1 conv to classes,
+    laid out as torchvision's ``DeepLabHead`` (indices 0 ASPP, 1 conv, 2 BN, 4 classifier).
+
+    Shapes: ``(N, C_in, H, W) -> (N, num_classes, H, W)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        *,
+        rates: Sequence[int] = (6, 12, 18),
+        channels: int = 256,
+    ) -> None:
+        super().__init__(
+            ASPPv3(in_channels, out_channels=channels, rates=rates),
+            *ConvNormAct(channels, channels, 3),
+            nn.Conv2d(channels, num_classes, 1),
+        )
+
+
+class DeepLabV3(SegmentationModel):
+    """An atrous backbone at output stride 16 or 8 followed by :class:`DeepLabHead`; logits
+    are upsampled bilinearly to the input size. No CRF (the paper drops it).
+
+    With ``aux`` an :class:`~pixelwise.models.heads.FCNHead` on the second-deepest feature map
+    (ResNet layer3, MobileNetV2's 96-channel stride-16 map) adds an auxiliary output in
+    training mode (torchvision's recipe weights its loss by ``aux_weight`` = 0.5).
+
+    Shapes: ``(N, in_channels, H, W) -> (N, num_classes, H, W)`` (and the same for the
+    auxiliary logits).
+    """
+
+    postprocess: str | None = None
+    aux_weight: float = 0.5
+
+    def __init__(
+        self,
+        backbone: Encoder,
+        num_classes: int,
+        *,
+        in_channels: int,
+        rates: Sequence[int] = (6, 12, 18),
+        aux: bool = False,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.output_stride = backbone.output_stride
+        self.backbone = backbone
+        self.classifier = DeepLabHead(backbone.out_channels[-1], num_classes, rates=rates)
+        self.aux_classifier = FCNHead(backbone.out_channels[-2], num_classes) if aux else None
+
+    @property
+    def aux_head(self) -> nn.Module | None:  # type: ignore[override]
+        return self.aux_classifier
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        size = x.shape[-2:]
+        features = self.backbone(x)
+        logits = resize_to(self.classifier(features[-1]), size)
+        aux_logits = None
+        if self.training and self.aux_classifier is not None:
+            aux_logits = resize_to(self.aux_classifier(features[-2]), size)
+        return self._output(logits, aux_logits)
+
+
+@register_model(
+    "deeplab_v3",
+    paper="Chen et al., Rethinking Atrous Convolution for Semantic Image Segmentation, "
+    "arXiv:1706.05587, 2017",
+    default_backbone="resnet50",
+)
+def build(
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    backbone: str = "resnet50",
+    output_stride: int = 16,
+    multi_grid: tuple[int, int, int] | None = None,
+    aux: bool = False,
+    encoder_weights: Weights = None,
+) -> DeepLabV3:
+    """DeepLab v3 on ResNet-18/34/50/101 or MobileNetV2.
+
+    ASPP rates follow ``output_stride`` (6/12/18 at 16, 12/24/36 at 8); ``multi_grid=(1, 2, 4)``
+    sets the unit rates of ResNet layer4. See :data:`TORCHVISION_DEEPLABV3_RESNET50`.
+    """
+    encoder = create_backbone(
+        backbone,
+        allowed=(*RESNETS, *MOBILENETS),
+        in_channels=in_channels,
+        output_stride=output_stride,
+        multi_grid=multi_grid,
+        weights=encoder_weights,
+    )
+    return DeepLabV3(
+        encoder, num_classes, in_channels=in_channels, rates=aspp_rates(output_stride), aux=aux
+    )

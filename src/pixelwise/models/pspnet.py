@@ -1,0 +1,157 @@
+"""PSPNet (Zhao et al., "Pyramid Scene Parsing Network", CVPR 2017): a dilated ResNet at output
+stride 8 with the pyramid pooling module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from pixelwise.encoders import Encoder
+from pixelwise.layers import ConvNormAct, PyramidPooling, resize_to
+from pixelwise.models._backbones import RESNETS, Weights, create_backbone
+from pixelwise.models.base import SegmentationModel
+from pixelwise.models.heads import FCNHead
+from pixelwise.registry import register_model
+
+
+def _bin_averaging_matrix(length: int, bins: int, like: Tensor) -> Tensor:
+    """``(bins, length)`` matrix whose row ``i`` averages ``[floor(i L / b), ceil((i+1) L / b))``,
+    the bins of ``adaptive_avg_pool`` (possibly overlapping when ``b`` does not divide ``L``)."""
+    matrix = torch.zeros(bins, length, dtype=like.dtype, device=like.device)
+    for index in range(bins):
+        start = (index * length) // bins
+        end = -((-(index + 1) * length) // bins)
+        matrix[index, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def adaptive_avg_pool2d(features: Tensor, bins: int) -> Tensor:
+    """``F.adaptive_avg_pool2d(features, bins)``; while exporting to ONNX it is written as two
+    matrix products, because the TorchScript-based exporter rejects adaptive pooling whose bins
+    do not divide the input size (e.g. 5x6 maps into 2, 3 or 6 bins).
+
+    Shapes: ``(N, C, H, W) -> (N, C, bins, bins)``.
+    """
+    if not torch.onnx.is_in_onnx_export():
+        return F.adaptive_avg_pool2d(features, bins)
+    height, width = int(features.shape[-2]), int(features.shape[-1])
+    rows = _bin_averaging_matrix(height, bins, features)
+    columns = _bin_averaging_matrix(width, bins, features)
+    return torch.matmul(torch.matmul(rows, features), columns.transpose(0, 1))
+
+
+class ExportablePyramidPooling(PyramidPooling):
+    """:class:`~pixelwise.layers.PyramidPooling` (same modules and keys) whose pooling also
+    exports to ONNX for any input size; see :func:`adaptive_avg_pool2d`.
+
+    Shapes: ``(N, C, H, W) -> (N, out_channels, H, W)``.
+    """
+
+    def forward(self, features: Tensor) -> Tensor:
+        size = features.shape[-2:]
+        pyramid = []
+        for bins, stage in zip(self.bins, self.stages, strict=True):
+            pooled = adaptive_avg_pool2d(features, bins)
+            for module in list(stage)[1:]:  # stage[0] is the AdaptiveAvgPool2d
+                pooled = module(pooled)
+            pyramid.append(resize_to(pooled, size))
+        return torch.cat([features, *pyramid], dim=1)
+
+
+class PSPHead(nn.Sequential):
+    """Pyramid pooling (bins 1, 2, 3, 6; ``C`` -> ``2C`` channels) -> 3x3 conv 512 -> BN ->
+    ReLU -> dropout 0.1 -> 1x1 conv to classes.
+
+    Shapes: ``(N, C, H, W) -> (N, num_classes, H, W)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        *,
+        bins: Sequence[int] = (1, 2, 3, 6),
+        channels: int = 512,
+        dropout: float = 0.1,
+    ) -> None:
+        pyramid = ExportablePyramidPooling(in_channels, bins=bins)
+        super().__init__(
+            pyramid,
+            ConvNormAct(pyramid.out_channels, channels, 3),
+            nn.Dropout2d(dropout),
+            nn.Conv2d(channels, num_classes, 1),
+        )
+
+
+class PSPNet(SegmentationModel):
+    """Dilated ResNet (output stride 8) -> :class:`PSPHead` -> bilinear upsampling to the
+    input size.
+
+    With ``aux`` the paper's deep supervision: an FCN head (3x3 conv to ``C/4``, BN, ReLU,
+    dropout 0.1, 1x1 conv) on ResNet layer3, output in training mode only; the trainer
+    weights its loss by ``aux_weight`` = 0.4.
+
+    Shapes: ``(N, in_channels, H, W) -> (N, num_classes, H, W)``.
+    """
+
+    postprocess: str | None = None
+    aux_weight: float = 0.4
+
+    def __init__(
+        self,
+        backbone: Encoder,
+        num_classes: int,
+        *,
+        in_channels: int,
+        bins: Sequence[int] = (1, 2, 3, 6),
+        aux: bool = False,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.output_stride = backbone.output_stride
+        self.backbone = backbone
+        self.classifier = PSPHead(backbone.out_channels[-1], num_classes, bins=bins)
+        self.aux_classifier = FCNHead(backbone.out_channels[-2], num_classes) if aux else None
+
+    @property
+    def aux_head(self) -> nn.Module | None:  # type: ignore[override]
+        return self.aux_classifier
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        size = x.shape[-2:]
+        features = self.backbone(x)
+        logits = resize_to(self.classifier(features[-1]), size)
+        aux_logits = None
+        if self.training and self.aux_classifier is not None:
+            aux_logits = resize_to(self.aux_classifier(features[-2]), size)
+        return self._output(logits, aux_logits)
+
+
+@register_model(
+    "pspnet",
+    paper="Zhao et al., Pyramid Scene Parsing Network, CVPR 2017",
+    default_backbone="resnet50",
+)
+def build(
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    backbone: str = "resnet50",
+    output_stride: int = 8,
+    bins: tuple[int, ...] = (1, 2, 3, 6),
+    aux: bool = False,
+    encoder_weights: Weights = None,
+) -> PSPNet:
+    """PSPNet on a dilated ResNet-18/34/50/101 (default ResNet-50 at output stride 8)."""
+    encoder = create_backbone(
+        backbone,
+        allowed=tuple(RESNETS),
+        in_channels=in_channels,
+        output_stride=output_stride,
+        weights=encoder_weights,
+    )
+    return PSPNet(encoder, num_classes, in_channels=in_channels, bins=bins, aux=aux)

@@ -115,3 +115,18 @@ def test_folder_dataset_errors_reach_the_user(tmp_path: Path) -> None:
     config = config_from_dict(tiny_config(tmp_path / "run", data=folder))
     with pytest.raises(ValueError, match=r"b\.png.*7"):
         Trainer(config).fit()
+
+
+def test_evaluate_and_predict_with_dense_crf(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["train", str(write_config(train={"epochs": 1}))]) == 0
+    best = tmp_path / "run" / "best.pt"
+    assert main(["evaluate", str(best), "--crf", "--out", str(tmp_path / "crf.json")]) == 0
+    with_crf = json.loads((tmp_path / "crf.json").read_text())
+    assert with_crf["crf"] is True
+    assert np.asarray(with_crf["confusion_matrix"]).sum() == 4 * 32 * 32
+    image = (np.random.default_rng(1).random((40, 50, 3)) * 255).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    assert main(["predict", str(best), str(tmp_path / "scene.png"), "--out", str(tmp_path / "p"),
+                 "--tile", "32", "--overlap", "8", "--crf"]) == 0
+    labels = np.asarray(Image.open(tmp_path / "p" / "scene_labels_crf.png"))
+    assert labels.shape == (40, 50) and labels.max() < 5

@@ -66,7 +66,7 @@ def _predict_with_crf(
         normalization=norm,
     )
     rgb = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image, 3, axis=-1)
-    refined = dense_crf(probs.cpu(), torch.from_numpy(np.ascontiguousarray(rgb)))
+    refined = dense_crf(probs.cpu(), torch.from_numpy(np.array(rgb, dtype=np.uint8)))
     labels = refined.argmax(0).numpy().astype(np.uint8)
     out = out_dir / f"{path.stem}_labels_crf.png"
     picture = Image.fromarray(labels, mode="P")

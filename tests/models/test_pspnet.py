@@ -66,7 +66,7 @@ def test_pspnet_rejects_non_resnet_backbone():
 def test_export_pooling_matrix_matches_adaptive_avg_pool(height, width, bins):
     from torch.nn import functional as F
 
-    from pixelwise.models.pspnet import _bin_averaging_matrix
+    from pixelwise.layers.pyramid_pooling import _bin_averaging_matrix
 
     x = torch.randn(2, 3, height, width, dtype=torch.float64)
     rows = _bin_averaging_matrix(height, bins, x)

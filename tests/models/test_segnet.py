@@ -10,7 +10,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from pixelwise import create_model
-from pixelwise.models.segnet import PAPER_PARAMETERS, SegNet, SegNetBasic, max_unpool
+from pixelwise.layers import max_unpool
+from pixelwise.models.segnet import PAPER_PARAMETERS, SegNet, SegNetBasic
 
 FIXTURES = Path("/work/shared/fixtures/torchvision_keys")
 VGG16_BN_PARAMETERS = 138_365_992  # torchvision vgg16_bn (fixtures README)

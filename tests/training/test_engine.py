@@ -45,14 +45,39 @@ def test_train_evaluate_resume_predict_export(write_config, tmp_path: Path, caps
 
     image = (np.random.default_rng(0).random((45, 70, 3)) * 255).astype(np.uint8)
     Image.fromarray(image).save(tmp_path / "scene.png")
-    args = ["predict", str(run / "best.pt"), str(tmp_path / "scene.png"), "--out",
-            str(tmp_path / "pred"), "--tile", "32", "--overlap", "8", "--blend", "crop"]
+    args = [
+        "predict",
+        str(run / "best.pt"),
+        str(tmp_path / "scene.png"),
+        "--out",
+        str(tmp_path / "pred"),
+        "--tile",
+        "32",
+        "--overlap",
+        "8",
+        "--blend",
+        "crop",
+    ]
     assert main(args) == 0
     labels = np.asarray(Image.open(tmp_path / "pred" / "scene_labels.png"))
     assert labels.shape == (45, 70) and labels.max() < 5
 
-    assert main(["export", str(run / "best.pt"), "--format", "torchscript", "--out",
-                 str(tmp_path / "model.ts"), "--size", "32", "32"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(run / "best.pt"),
+                "--format",
+                "torchscript",
+                "--out",
+                str(tmp_path / "model.ts"),
+                "--size",
+                "32",
+                "32",
+            ]
+        )
+        == 0
+    )
     scripted = torch.jit.load(str(tmp_path / "model.ts"))
     assert scripted(torch.zeros(1, 3, 32, 32)).shape == (1, 5, 32, 32)
 
@@ -62,8 +87,20 @@ def test_onnx_export_matches_pytorch(write_config, tmp_path: Path) -> None:  # t
 
     assert main(["train", str(write_config(train={"epochs": 1}))]) == 0
     onnx_path = tmp_path / "model.onnx"
-    assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(onnx_path),
-                 "--size", "32", "32"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(tmp_path / "run" / "best.pt"),
+                "--out",
+                str(onnx_path),
+                "--size",
+                "32",
+                "32",
+            ]
+        )
+        == 0
+    )
     from pixelwise.training.inference import load_trained_model
 
     loaded = load_trained_model(tmp_path / "run" / "best.pt")
@@ -107,11 +144,25 @@ def test_folder_dataset_errors_reach_the_user(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(masks / "a.png")
     Image.fromarray(np.full((16, 16), 7, np.uint8)).save(masks / "b.png")
     classes = tmp_path / "classes.yaml"
-    classes.write_text(yaml.safe_dump({"classes": [
-        {"name": "bg", "color": [0, 0, 0]}, {"name": "fg", "color": [255, 255, 255]}]}))
-    folder = {"dataset": "folder", "train_images": str(images), "train_masks": str(masks),
-              "val_images": str(images), "val_masks": str(masks), "classes": str(classes),
-              "batch_size": 2}
+    classes.write_text(
+        yaml.safe_dump(
+            {
+                "classes": [
+                    {"name": "bg", "color": [0, 0, 0]},
+                    {"name": "fg", "color": [255, 255, 255]},
+                ]
+            }
+        )
+    )
+    folder = {
+        "dataset": "folder",
+        "train_images": str(images),
+        "train_masks": str(masks),
+        "val_images": str(images),
+        "val_masks": str(masks),
+        "classes": str(classes),
+        "batch_size": 2,
+    }
     config = config_from_dict(tiny_config(tmp_path / "run", data=folder))
     with pytest.raises(ValueError, match=r"b\.png.*7"):
         Trainer(config).fit()
@@ -126,7 +177,22 @@ def test_evaluate_and_predict_with_dense_crf(write_config, tmp_path: Path) -> No
     assert np.asarray(with_crf["confusion_matrix"]).sum() == 4 * 32 * 32
     image = (np.random.default_rng(1).random((40, 50, 3)) * 255).astype(np.uint8)
     Image.fromarray(image).save(tmp_path / "scene.png")
-    assert main(["predict", str(best), str(tmp_path / "scene.png"), "--out", str(tmp_path / "p"),
-                 "--tile", "32", "--overlap", "8", "--crf"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(best),
+                str(tmp_path / "scene.png"),
+                "--out",
+                str(tmp_path / "p"),
+                "--tile",
+                "32",
+                "--overlap",
+                "8",
+                "--crf",
+            ]
+        )
+        == 0
+    )
     labels = np.asarray(Image.open(tmp_path / "p" / "scene_labels_crf.png"))
     assert labels.shape == (40, 50) and labels.max() < 5

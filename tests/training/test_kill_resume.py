@@ -38,7 +38,9 @@ def _config(tmp_path: Path, name: str) -> Path:
 def _train(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "pixelwise", "train", *args],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -71,9 +73,11 @@ def test_killed_run_resumes_to_identical_weights(tmp_path: Path) -> None:
     assert final["state"]["global_step"] == expected["state"]["global_step"] == 36
     for key, value in expected["model"].items():
         assert torch.equal(final["model"][key], value), f"{key} differs after resume"
-    for group_a, group_b in zip(final["optimizer"]["state"].values(),
-                                expected["optimizer"]["state"].values()):
+    for group_a, group_b in zip(
+        final["optimizer"]["state"].values(), expected["optimizer"]["state"].values()
+    ):
         assert torch.equal(group_a["exp_avg"], group_b["exp_avg"])
     # No temporary files are left behind as checkpoints.
-    assert not [p for p in (tmp_path / "killed").iterdir() if p.name.startswith(".last.pt")] or \
-        all(p.suffix == ".tmp" for p in (tmp_path / "killed").iterdir() if p.name.startswith("."))
+    assert not [p for p in (tmp_path / "killed").iterdir() if p.name.startswith(".last.pt")] or all(
+        p.suffix == ".tmp" for p in (tmp_path / "killed").iterdir() if p.name.startswith(".")
+    )

@@ -21,5 +21,3 @@ def tiny_config(output_dir: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)
     return config
-
-

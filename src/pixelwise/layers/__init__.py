@@ -27,6 +27,7 @@ from pixelwise.layers.upsampling import (
     NearestUpsample,
     TransposedConvUpsample,
     bed_of_nails_upsample,
+    max_unpool,
     nearest_upsample,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "count_parameters",
     "make_activation",
     "make_norm",
+    "max_unpool",
     "module_cost",
     "nearest_upsample",
     "resize_to",

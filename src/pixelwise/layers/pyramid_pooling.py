@@ -6,8 +6,35 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from pixelwise.layers.conv_norm_act import pooled_conv_norm_act, resize_to
+
+
+def _bin_averaging_matrix(length: int, bins: int, like: Tensor) -> Tensor:
+    """``(bins, length)`` matrix whose row ``i`` averages ``[floor(i L / b), ceil((i+1) L / b))``,
+    the bins of ``adaptive_avg_pool`` (possibly overlapping when ``b`` does not divide ``L``)."""
+    matrix = torch.zeros(bins, length, dtype=like.dtype, device=like.device)
+    for index in range(bins):
+        start = (index * length) // bins
+        end = -((-(index + 1) * length) // bins)
+        matrix[index, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def adaptive_avg_pool2d(features: Tensor, bins: int) -> Tensor:
+    """``F.adaptive_avg_pool2d(features, bins)``; while exporting to ONNX it is written as two
+    matrix products, because the TorchScript-based exporter rejects adaptive pooling whose bins
+    do not divide the input size (e.g. 5x6 maps into 2, 3 or 6 bins).
+
+    Shapes: ``(N, C, H, W) -> (N, C, bins, bins)``.
+    """
+    if not torch.onnx.is_in_onnx_export():
+        return F.adaptive_avg_pool2d(features, bins)
+    height, width = int(features.shape[-2]), int(features.shape[-1])
+    rows = _bin_averaging_matrix(height, bins, features)
+    columns = _bin_averaging_matrix(width, bins, features)
+    return torch.matmul(torch.matmul(rows, features), columns.transpose(0, 1))
 
 
 class PyramidPooling(nn.Module):
@@ -37,5 +64,10 @@ class PyramidPooling(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         size = features.shape[-2:]
-        pyramid = [resize_to(stage(features), size) for stage in self.stages]
+        pyramid = []
+        for bins, stage in zip(self.bins, self.stages):
+            pooled = adaptive_avg_pool2d(features, bins)
+            for module in list(stage)[1:]:  # stage[0] is the AdaptiveAvgPool2d (kept for keys)
+                pooled = module(pooled)
+            pyramid.append(resize_to(pooled, size))
         return torch.cat([features, *pyramid], dim=1)

@@ -28,6 +28,21 @@ def bed_of_nails_upsample(x: Tensor, scale: int = 2) -> Tensor:
     return out
 
 
+def max_unpool(x: Tensor, indices: Tensor, size: tuple[int, ...] | torch.Size) -> Tensor:
+    """Max unpooling (``F.max_unpool2d`` for non-overlapping pools) written as a scatter, so it
+    also exports to ONNX (``ScatterElements``; ``aten::max_unpool2d`` has no ONNX export).
+
+    Each value goes to the position inside its plane that ``indices`` (``H * W`` flat, as
+    ``F.max_pool2d(..., return_indices=True)`` gives) records; every other position is zero.
+    Shapes: ``(N, C, h, w)`` and indices of the same shape -> ``(N, C, *size[-2:])``.
+    """
+    batch, channels = x.shape[0], x.shape[1]
+    height, width = size[-2], size[-1]
+    flat = x.new_zeros(batch, channels, height * width)
+    flat = flat.scatter(2, indices.flatten(2), x.flatten(2))
+    return flat.view(batch, channels, height, width)
+
+
 class NearestUpsample(nn.Module):
     """Module form of :func:`nearest_upsample`."""
 
@@ -86,9 +101,7 @@ class MaxUnpool(nn.Module):
         self.stride = stride or kernel_size
 
     def forward(self, x: Tensor, indices: Tensor, output_size: torch.Size | tuple[int, int]):
-        return F.max_unpool2d(
-            x, indices, self.kernel_size, self.stride, output_size=tuple(output_size)[-2:]
-        )
+        return max_unpool(x, indices, output_size)
 
 
 class TransposedConvUpsample(nn.ConvTranspose2d):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from pixelwise.encoders import Encoder
 from pixelwise.layers import ConvNormAct, PyramidPooling, resize_to
@@ -15,50 +13,6 @@ from pixelwise.models._backbones import RESNETS, Weights, create_backbone
 from pixelwise.models.base import SegmentationModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
-
-
-def _bin_averaging_matrix(length: int, bins: int, like: Tensor) -> Tensor:
-    """``(bins, length)`` matrix whose row ``i`` averages ``[floor(i L / b), ceil((i+1) L / b))``,
-    the bins of ``adaptive_avg_pool`` (possibly overlapping when ``b`` does not divide ``L``)."""
-    matrix = torch.zeros(bins, length, dtype=like.dtype, device=like.device)
-    for index in range(bins):
-        start = (index * length) // bins
-        end = -((-(index + 1) * length) // bins)
-        matrix[index, start:end] = 1.0 / (end - start)
-    return matrix
-
-
-def adaptive_avg_pool2d(features: Tensor, bins: int) -> Tensor:
-    """``F.adaptive_avg_pool2d(features, bins)``; while exporting to ONNX it is written as two
-    matrix products, because the TorchScript-based exporter rejects adaptive pooling whose bins
-    do not divide the input size (e.g. 5x6 maps into 2, 3 or 6 bins).
-
-    Shapes: ``(N, C, H, W) -> (N, C, bins, bins)``.
-    """
-    if not torch.onnx.is_in_onnx_export():
-        return F.adaptive_avg_pool2d(features, bins)
-    height, width = int(features.shape[-2]), int(features.shape[-1])
-    rows = _bin_averaging_matrix(height, bins, features)
-    columns = _bin_averaging_matrix(width, bins, features)
-    return torch.matmul(torch.matmul(rows, features), columns.transpose(0, 1))
-
-
-class ExportablePyramidPooling(PyramidPooling):
-    """:class:`~pixelwise.layers.PyramidPooling` (same modules and keys) whose pooling also
-    exports to ONNX for any input size; see :func:`adaptive_avg_pool2d`.
-
-    Shapes: ``(N, C, H, W) -> (N, out_channels, H, W)``.
-    """
-
-    def forward(self, features: Tensor) -> Tensor:
-        size = features.shape[-2:]
-        pyramid = []
-        for bins, stage in zip(self.bins, self.stages, strict=True):
-            pooled = adaptive_avg_pool2d(features, bins)
-            for module in list(stage)[1:]:  # stage[0] is the AdaptiveAvgPool2d
-                pooled = module(pooled)
-            pyramid.append(resize_to(pooled, size))
-        return torch.cat([features, *pyramid], dim=1)
 
 
 class PSPHead(nn.Sequential):
@@ -77,7 +31,7 @@ class PSPHead(nn.Sequential):
         channels: int = 512,
         dropout: float = 0.1,
     ) -> None:
-        pyramid = ExportablePyramidPooling(in_channels, bins=bins)
+        pyramid = PyramidPooling(in_channels, bins=bins)
         super().__init__(
             pyramid,
             ConvNormAct(pyramid.out_channels, channels, 3),

@@ -14,12 +14,12 @@ Two registered models:
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from pixelwise.encoders import VGGEncoder
 from pixelwise.layers.conv_norm_act import ConvNormAct
+from pixelwise.layers.upsampling import max_unpool
 from pixelwise.models.base import SegmentationModel
 from pixelwise.registry import register_model
 
@@ -34,21 +34,6 @@ _DECODER_STAGES: tuple[tuple[tuple[int, int], ...], ...] = (
     ((128, 128), (128, 64)),
     ((64, 64),),  # followed by the classifier conv (conv1_1_D)
 )
-
-
-def max_unpool(x: Tensor, indices: Tensor, size: tuple[int, ...] | torch.Size) -> Tensor:
-    """Max unpooling (``F.max_unpool2d`` for non-overlapping pools) written as a scatter, so it
-    also exports to ONNX (``ScatterElements``; ``aten::max_unpool2d`` has no ONNX export).
-
-    Each value goes to the position inside its plane that ``indices`` (``H * W`` flat, as
-    ``F.max_pool2d(..., return_indices=True)`` gives) records; every other position is zero.
-    Shapes: ``(N, C, h, w)`` and indices of the same shape -> ``(N, C, *size[-2:])``.
-    """
-    batch, channels = x.shape[0], x.shape[1]
-    height, width = size[-2], size[-1]
-    flat = x.new_zeros(batch, channels, height * width)
-    flat = flat.scatter(2, indices.flatten(2), x.flatten(2))
-    return flat.view(batch, channels, height, width)
 
 
 class SegNet(SegmentationModel):

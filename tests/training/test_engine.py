@@ -196,3 +196,43 @@ def test_evaluate_and_predict_with_dense_crf(write_config, tmp_path: Path) -> No
     )
     labels = np.asarray(Image.open(tmp_path / "p" / "scene_labels_crf.png"))
     assert labels.shape == (40, 50) and labels.max() < 5
+
+
+def test_patch_wise_training_on_large_rasters(tmp_path: Path) -> None:
+    import tifffile
+
+    from pixelwise.data import SYNTHETIC_CLASSES, synthetic_raster
+
+    paths: dict[str, list[str]] = {"images": [], "masks": []}
+    for seed in (1, 2):
+        image, mask = synthetic_raster(200, 300, seed=seed)
+        tifffile.imwrite(tmp_path / f"scene{seed}.tif", image, photometric="rgb")
+        tifffile.imwrite(tmp_path / f"scene{seed}_mask.tif", mask.astype(np.uint8))
+        paths["images"].append(str(tmp_path / f"scene{seed}.tif"))
+        paths["masks"].append(str(tmp_path / f"scene{seed}_mask.tif"))
+    SYNTHETIC_CLASSES.to_yaml(tmp_path / "classes.yaml")
+    data = {
+        "dataset": "rasters",
+        "classes": str(tmp_path / "classes.yaml"),
+        "train_rasters": paths["images"][:1],
+        "train_raster_masks": paths["masks"][:1],
+        "val_rasters": paths["images"][1:],
+        "val_raster_masks": paths["masks"][1:],
+        "patch_size": 64,
+        "patches_per_epoch": 8,
+        "patch_sampling": "class_aware",
+    }
+    config = config_from_dict(tiny_config(tmp_path / "run", data=data))
+    trainer = Trainer(config)
+    record = trainer.fit()
+    assert record["epoch"] == 2 and 0.0 <= record["mean_iou"] <= 1.0
+    # Validation covers the 200x300 raster with a 4 x 5 grid of 64x64 patches (edges padded).
+    assert len(trainer.data.val) == 20
+    # Each epoch draws new random windows.
+    patches = trainer.data.train
+    patches.set_epoch(0)
+    first = [patches.locate(i) for i in range(8)]
+    patches.set_epoch(1)
+    assert first != [patches.locate(i) for i in range(8)]
+    with pytest.raises(Exception, match="one mask per raster"):
+        config_from_dict(tiny_config(tmp_path / "run2", data={**data, "val_raster_masks": []}))

@@ -28,15 +28,26 @@ class DataConfig:
     (SegNet release layout under ``root``) or ``isbi2012`` (under ``root``).
     ``batch_size`` is the global batch: with N processes each takes ``batch_size / N``.
     ``train_scale`` < 1 trains on downscaled images (evaluation is always at full resolution).
+    ``rasters`` trains patch-wise on large images read lazily (the lecture's practical remark):
+    ``patches_per_epoch`` random ``patch_size`` windows of ``train_rasters`` (``patch_sampling``
+    ``class_aware`` picks a class uniformly first, favouring rare classes), validated on the grid
+    of non-overlapping patches of ``val_rasters``.
     """
 
-    dataset: Literal["synthetic", "folder", "camvid", "isbi2012"] = "synthetic"
+    dataset: Literal["synthetic", "folder", "camvid", "isbi2012", "rasters"] = "synthetic"
     root: str | None = None
     train_images: str | None = None
     train_masks: str | None = None
     val_images: str | None = None
     val_masks: str | None = None
     classes: str | None = None
+    train_rasters: list[str] | None = None
+    train_raster_masks: list[str] | None = None
+    val_rasters: list[str] | None = None
+    val_raster_masks: list[str] | None = None
+    patch_size: int = 256
+    patches_per_epoch: int = 512
+    patch_sampling: Literal["random", "class_aware"] = "random"
     mask_mode: Literal["index", "rgb"] = "index"
     train_samples: int = 256
     val_samples: int = 64
@@ -137,13 +148,24 @@ class Config:
             "folder": ["train_images", "train_masks", "val_images", "val_masks"],
             "camvid": ["root"],
             "isbi2012": ["root"],
+            "rasters": ["train_rasters", "train_raster_masks", "val_rasters", "val_raster_masks"],
         }.get(data.dataset, [])
         for key in needed:
             value = getattr(data, key)
             if value is None:
                 raise ConfigError(f"data.{key}: required for dataset {data.dataset!r}")
-            if not Path(value).exists():
-                raise ConfigError(f"data.{key}: path {value!r} does not exist")
+            for item in value if isinstance(value, list) else [value]:
+                if not Path(item).exists():
+                    raise ConfigError(f"data.{key}: path {item!r} does not exist")
+        if data.dataset == "rasters":
+            for split in ("train", "val"):
+                images = getattr(data, f"{split}_rasters")
+                masks = getattr(data, f"{split}_raster_masks")
+                if len(images) != len(masks):
+                    raise ConfigError(
+                        f"data.{split}_rasters has {len(images)} files but "
+                        f"data.{split}_raster_masks has {len(masks)}; give one mask per raster"
+                    )
         if data.classes is not None and not Path(data.classes).exists():
             raise ConfigError(f"data.classes: path {data.classes!r} does not exist")
         positive = {

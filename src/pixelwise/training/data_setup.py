@@ -28,6 +28,7 @@ from pixelwise.data import (
     Compose,
     FolderDataset,
     Normalize,
+    PatchDataset,
     RandomHorizontalFlip,
     RandomRotate90,
     RandomScaleCrop,
@@ -98,12 +99,40 @@ def _datasets(data: DataConfig, seed: int) -> tuple[Dataset[Pair], Dataset[Pair]
         assert data.root is not None
         return ISBI2012(data.root, "train"), ISBI2012(data.root, "val"), ISBI_CLASSES
     if data.classes is None:
-        raise ValueError("data.classes: a folder dataset needs a class table YAML file")
+        raise ValueError(f"data.classes: a {data.dataset} dataset needs a class table YAML file")
     classes = ClassTable.from_yaml(data.classes)
+    if data.dataset == "rasters":
+        return _raster_patches(data, classes, seed)
     paths = [data.train_images, data.train_masks, data.val_images, data.val_masks]
     train_images, train_masks, val_images, val_masks = (Path(str(p)) for p in paths)
     train = FolderDataset(train_images, train_masks, classes=classes, mask_mode=data.mask_mode)
     val = FolderDataset(val_images, val_masks, classes=classes, mask_mode=data.mask_mode)
+    return train, val, classes
+
+
+def _raster_patches(
+    data: DataConfig, classes: ClassTable, seed: int
+) -> tuple[Dataset[Pair], Dataset[Pair], ClassTable]:
+    assert data.train_rasters and data.train_raster_masks
+    assert data.val_rasters and data.val_raster_masks
+    weights = [1.0] * classes.num_classes if data.patch_sampling == "class_aware" else None
+    train = PatchDataset(
+        data.train_rasters,
+        data.train_raster_masks,
+        patch_size=data.patch_size,
+        mode="random",
+        patches_per_epoch=data.patches_per_epoch,
+        class_weights=weights,
+        seed=seed,
+        classes=classes,
+    )
+    val = PatchDataset(
+        data.val_rasters,
+        data.val_raster_masks,
+        patch_size=data.patch_size,
+        mode="grid",
+        classes=classes,
+    )
     return train, val, classes
 
 
@@ -186,6 +215,9 @@ def epoch_batches(
 def make_loader(
     bundle: DataBundle, batches: Sequence[Sequence[int]], *, epoch: int, config: Config
 ) -> DataLoader[Pair]:
+    set_epoch = getattr(bundle.train, "set_epoch", None)
+    if set_epoch is not None:  # patch datasets draw new windows each epoch
+        set_epoch(epoch)
     view = AugmentedView(bundle.train, bundle.train_transform, bundle.seed, epoch)
     return DataLoader(
         view,

@@ -40,3 +40,45 @@ class SegmentationModel(nn.Module):
         finally:
             self.train(was_training)
         return logits
+
+
+class EncoderHeadModel(SegmentationModel):
+    """Encoder -> head on the deepest map -> bilinear resize to the input size, with an optional
+    auxiliary FCN head on the second-deepest map (torchvision's simple segmentation model;
+    attribute names ``backbone``, ``classifier``, ``aux_classifier`` match its state dicts).
+
+    Shapes: ``(N, in_channels, H, W) -> (N, num_classes, H, W)`` (and the same for the
+    auxiliary logits, returned in training mode only).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        classifier: nn.Module,
+        aux_classifier: nn.Module | None,
+        *,
+        num_classes: int,
+        in_channels: int,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.output_stride = int(getattr(backbone, "output_stride", 1))
+        self.backbone = backbone
+        self.classifier = classifier
+        self.aux_classifier = aux_classifier
+
+    @property
+    def aux_head(self) -> nn.Module | None:  # type: ignore[override]
+        return self.aux_classifier
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        from pixelwise.layers.conv_norm_act import resize_to
+
+        size = x.shape[-2:]
+        features = self.backbone(x)
+        logits = resize_to(self.classifier(features[-1]), size)
+        aux_logits = None
+        if self.training and self.aux_classifier is not None:
+            aux_logits = resize_to(self.aux_classifier(features[-2]), size)
+        return self._output(logits, aux_logits)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
+from torch import nn
 
 from pixelwise.encoders import Encoder
-from pixelwise.layers import ASPPv3, ConvNormAct, aspp_rates, resize_to
+from pixelwise.layers import ASPPv3, ConvNormAct, aspp_rates
 from pixelwise.models._backbones import MOBILENETS, RESNETS, Weights, create_backbone
-from pixelwise.models.base import SegmentationModel
+from pixelwise.models.base import EncoderHeadModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
 
@@ -50,7 +50,7 @@ class DeepLabHead(nn.Sequential):
         )
 
 
-class DeepLabV3(SegmentationModel):
+class DeepLabV3(EncoderHeadModel):
     """An atrous backbone at output stride 16 or 8 followed by :class:`DeepLabHead`; logits
     are upsampled bilinearly to the input size. No CRF (the paper drops it).
 
@@ -74,26 +74,13 @@ class DeepLabV3(SegmentationModel):
         rates: Sequence[int] = (6, 12, 18),
         aux: bool = False,
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.output_stride = backbone.output_stride
-        self.backbone = backbone
-        self.classifier = DeepLabHead(backbone.out_channels[-1], num_classes, rates=rates)
-        self.aux_classifier = FCNHead(backbone.out_channels[-2], num_classes) if aux else None
-
-    @property
-    def aux_head(self) -> nn.Module | None:  # type: ignore[override]
-        return self.aux_classifier
-
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        size = x.shape[-2:]
-        features = self.backbone(x)
-        logits = resize_to(self.classifier(features[-1]), size)
-        aux_logits = None
-        if self.training and self.aux_classifier is not None:
-            aux_logits = resize_to(self.aux_classifier(features[-2]), size)
-        return self._output(logits, aux_logits)
+        super().__init__(
+            backbone,
+            DeepLabHead(backbone.out_channels[-1], num_classes, rates=rates),
+            FCNHead(backbone.out_channels[-2], num_classes) if aux else None,
+            num_classes=num_classes,
+            in_channels=in_channels,
+        )
 
 
 @register_model(

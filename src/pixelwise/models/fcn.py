@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from pixelwise.encoders import Encoder, VGGEncoder, create_encoder, vgg_fc_to_conv
-from pixelwise.models.base import SegmentationModel
+from pixelwise.encoders import VGGEncoder, create_encoder, vgg_fc_to_conv
+from pixelwise.models.base import EncoderHeadModel, SegmentationModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
 
@@ -132,7 +132,7 @@ class FCNVGG(SegmentationModel):
         return logits[..., : x.shape[-2], : x.shape[-1]]
 
 
-class FCNResNet(SegmentationModel):
+class FCNResNet(EncoderHeadModel):
     """torchvision's ``fcn_resnet50/101`` (``torchvision.models.segmentation.fcn``).
 
     ``backbone``: ResNet with layer3 and layer4 dilated (output stride 8), ``classifier``:
@@ -153,29 +153,17 @@ class FCNResNet(SegmentationModel):
         aux: bool = False,
         encoder_weights: str | None = None,
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.backbone: Encoder = create_encoder(
+        encoder = create_encoder(
             backbone, in_channels=in_channels, output_stride=8, weights=encoder_weights
         )
-        self.output_stride = self.backbone.output_stride
-        channels = self.backbone.out_channels
-        self.classifier = FCNHead(channels[-1], num_classes)
-        self.aux_classifier = FCNHead(channels[-2], num_classes) if aux else None
-
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        size = x.shape[-2:]
-        features = self.backbone(x)
-        logits = F.interpolate(
-            self.classifier(features[-1]), size=size, mode="bilinear", align_corners=False
+        channels = encoder.out_channels
+        super().__init__(
+            encoder,
+            FCNHead(channels[-1], num_classes),
+            FCNHead(channels[-2], num_classes) if aux else None,
+            num_classes=num_classes,
+            in_channels=in_channels,
         )
-        aux_logits = None
-        if self.training and self.aux_classifier is not None:
-            aux_logits = F.interpolate(
-                self.aux_classifier(features[-2]), size=size, mode="bilinear", align_corners=False
-            )
-        return self._output(logits, aux_logits)
 
 
 @register_model("fcn", paper="Long, Shelhamer and Darrell, CVPR 2015", default_backbone="vgg16")

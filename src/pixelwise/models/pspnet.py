@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
+from torch import nn
 
 from pixelwise.encoders import Encoder
-from pixelwise.layers import ConvNormAct, PyramidPooling, resize_to
+from pixelwise.layers import ConvNormAct, PyramidPooling
 from pixelwise.models._backbones import RESNETS, Weights, create_backbone
-from pixelwise.models.base import SegmentationModel
+from pixelwise.models.base import EncoderHeadModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
 
@@ -40,7 +40,7 @@ class PSPHead(nn.Sequential):
         )
 
 
-class PSPNet(SegmentationModel):
+class PSPNet(EncoderHeadModel):
     """Dilated ResNet (output stride 8) -> :class:`PSPHead` -> bilinear upsampling to the
     input size.
 
@@ -63,26 +63,13 @@ class PSPNet(SegmentationModel):
         bins: Sequence[int] = (1, 2, 3, 6),
         aux: bool = False,
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.output_stride = backbone.output_stride
-        self.backbone = backbone
-        self.classifier = PSPHead(backbone.out_channels[-1], num_classes, bins=bins)
-        self.aux_classifier = FCNHead(backbone.out_channels[-2], num_classes) if aux else None
-
-    @property
-    def aux_head(self) -> nn.Module | None:  # type: ignore[override]
-        return self.aux_classifier
-
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        size = x.shape[-2:]
-        features = self.backbone(x)
-        logits = resize_to(self.classifier(features[-1]), size)
-        aux_logits = None
-        if self.training and self.aux_classifier is not None:
-            aux_logits = resize_to(self.aux_classifier(features[-2]), size)
-        return self._output(logits, aux_logits)
+        super().__init__(
+            backbone,
+            PSPHead(backbone.out_channels[-1], num_classes, bins=bins),
+            FCNHead(backbone.out_channels[-2], num_classes) if aux else None,
+            num_classes=num_classes,
+            in_channels=in_channels,
+        )
 
 
 @register_model(

@@ -22,7 +22,15 @@ def test_train_evaluate_resume_predict_export(write_config, tmp_path: Path, caps
     config_path = write_config(train={"epochs": 1, "plots": True})
     assert main(["train", str(config_path)]) == 0
     run = tmp_path / "run"
-    for name in ("last.pt", "best.pt", "config.yaml", "log.jsonl", "curves.png"):
+    for name in (
+        "last.pt",
+        "best.pt",
+        "config.yaml",
+        "log.jsonl",
+        "curves.png",
+        "confusion_matrix.png",
+        "overlays.png",
+    ):
         assert (run / name).is_file(), name
     checkpoint = torch.load(run / "last.pt", weights_only=True)
     assert checkpoint["state"]["epoch"] == 1

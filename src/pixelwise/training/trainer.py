@@ -19,7 +19,7 @@ from pixelwise.training.checkpoint import load_checkpoint, rng_state, save_atomi
 from pixelwise.training.config import Config
 from pixelwise.training.data_setup import DataBundle, build_data, epoch_batches, make_loader
 from pixelwise.training.distributed import all_reduce_mean, barrier, init_distributed
-from pixelwise.training.evaluation import evaluate_model
+from pixelwise.training.evaluation import EvaluationResult, evaluate_model
 from pixelwise.training.losses_setup import build_criterion
 from pixelwise.training.optim import build_optimizer, build_scheduler
 from pixelwise.training.progress import progress_bar
@@ -84,6 +84,7 @@ class Trainer:
         self.use_amp = config.train.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.state = TrainState()
+        self.last_evaluation: EvaluationResult | None = None
         if resume:
             self._load(self.output_dir / LAST)
         if self.dist.is_main:
@@ -211,8 +212,9 @@ class Trainer:
             stop = False
             if (epoch + 1) % config.train.eval_every == 0 or epoch + 1 == config.train.epochs:
                 report = evaluate_model(
-                    self.model, self.data, self.device, self.dist, progress=False
+                    self.model, self.data, self.device, self.dist, progress=False, keep_samples=4
                 )
+                self.last_evaluation = report
                 record.update(report.summary())
                 miou = report.summary()["mean_iou"]
                 if miou is not None and not math.isnan(miou) and miou > self.state.best_miou:
@@ -248,4 +250,23 @@ class Trainer:
             from pixelwise.training.reporting import write_training_plots
 
             write_training_plots(self.output_dir, self.state.history)
+            if self.last_evaluation is not None:
+                self._write_evaluation_plots(self.last_evaluation)
         return record
+
+    def _write_evaluation_plots(self, result: EvaluationResult) -> None:
+        """Normalised confusion matrix and validation overlays of the last evaluation."""
+        from pixelwise.training.reporting import plot_confusion_matrix, plot_overlays
+
+        names = result.report.class_names
+        plot_confusion_matrix(result.confusion, names, self.output_dir / "confusion_matrix.png")
+        if result.samples:
+            colors = list(self.data.classes.colors)
+            if len(colors) < len(names):  # binary models report a background class first
+                colors = [(0, 0, 0), *colors]
+            plot_overlays(
+                result.samples,
+                colors,
+                self.output_dir / "overlays.png",
+                ignore_index=self.data.ignore_index,
+            )

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from torch import Tensor, nn
+from torch import nn
 
 from pixelwise.encoders import Encoder
-from pixelwise.layers import resize_to
 from pixelwise.models._backbones import VGGS, Weights, create_backbone
-from pixelwise.models.base import SegmentationModel
+from pixelwise.models.base import EncoderHeadModel
 from pixelwise.registry import register_model
 
 
@@ -43,7 +42,7 @@ class LargeFOVHead(nn.Sequential):
         )
 
 
-class DeepLabV1(SegmentationModel):
+class DeepLabV1(EncoderHeadModel):
     """VGG-16 whose pool4/pool5 are 3x3 stride 1 and conv5 atrous (rate 2), so the features are
     at output stride 8, then :class:`LargeFOVHead`; the class scores are upsampled bilinearly
     to the input size.
@@ -59,17 +58,13 @@ class DeepLabV1(SegmentationModel):
     def __init__(
         self, backbone: Encoder, num_classes: int, *, in_channels: int, dropout: float = 0.5
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.output_stride = backbone.output_stride
-        self.backbone = backbone
-        self.classifier = LargeFOVHead(backbone.out_channels[-1], num_classes, dropout=dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        features = self.backbone(x)
-        logits = resize_to(self.classifier(features[-1]), x.shape[-2:])
-        return self._output(logits, None)
+        super().__init__(
+            backbone,
+            LargeFOVHead(backbone.out_channels[-1], num_classes, dropout=dropout),
+            None,
+            num_classes=num_classes,
+            in_channels=in_channels,
+        )
 
 
 @register_model(

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor
-
 from pixelwise.encoders import Encoder
-from pixelwise.layers import ASPPv2, resize_to
+from pixelwise.layers import ASPPv2
 from pixelwise.models._backbones import RESNETS, VGGS, Weights, create_backbone
-from pixelwise.models.base import SegmentationModel
+from pixelwise.models.base import EncoderHeadModel
 from pixelwise.registry import register_model
 
 
-class DeepLabV2(SegmentationModel):
+class DeepLabV2(EncoderHeadModel):
     """An atrous backbone followed by :class:`~pixelwise.layers.ASPPv2`: parallel atrous
     branches (ASPP-L rates 6, 12, 18, 24) that each predict class scores, summed, then bilinear
     upsampling to the input size.
@@ -38,19 +36,10 @@ class DeepLabV2(SegmentationModel):
         rates: Sequence[int] = (6, 12, 18, 24),
         hidden_channels: int | None = None,
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.output_stride = backbone.output_stride
-        self.backbone = backbone
-        self.classifier = ASPPv2(
+        head = ASPPv2(
             backbone.out_channels[-1], num_classes, rates=rates, hidden_channels=hidden_channels
         )
-
-    def forward(self, x: Tensor) -> Tensor:
-        features = self.backbone(x)
-        logits = resize_to(self.classifier(features[-1]), x.shape[-2:])
-        return self._output(logits, None)
+        super().__init__(backbone, head, None, num_classes=num_classes, in_channels=in_channels)
 
 
 @register_model(

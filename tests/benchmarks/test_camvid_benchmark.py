@@ -6,8 +6,9 @@ import importlib.util
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-CAMVID = REPO.parent / "shared" / "data" / "camvid"
+from shared_paths import REPO, SHARED_DATA
+
+CAMVID = SHARED_DATA / "camvid"
 
 
 def _load_script():  # type: ignore[no-untyped-def]

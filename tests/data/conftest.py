@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-# The repository sits next to shared/data (see shared/data/README.md); overridable for CI.
-SHARED_DATA = Path(
-    os.environ.get("PIXELWISE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
-)
+from shared_paths import SHARED_DATA
 
 
 @pytest.fixture(scope="session")

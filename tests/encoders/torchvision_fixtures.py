@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-FIXTURES = Path("/work/shared/fixtures/torchvision_keys")
+from shared_paths import FIXTURES  # noqa: E402
+
 ENCODER_NAMES = (
     "resnet18",
     "resnet34",

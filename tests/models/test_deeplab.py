@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,8 +11,9 @@ from torch import nn
 
 from pixelwise import create_model, model_info
 from pixelwise.models.deeplab_v3 import TORCHVISION_DEEPLABV3_RESNET50
+from shared_paths import FIXTURES  # noqa: E402
 
-FIXTURE = Path("/work/shared/fixtures/torchvision_keys/deeplabv3_resnet50.json")
+FIXTURE = FIXTURES / "deeplabv3_resnet50.json"
 VGG16_CONV_PARAMS = 14_714_688  # torchvision vgg16().features
 
 

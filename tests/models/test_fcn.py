@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,8 +11,8 @@ from torch.nn import functional as F
 
 from pixelwise import create_model
 from pixelwise.models.fcn import FCNVGG, bilinear_kernel, bilinear_transposed_conv
+from shared_paths import FIXTURES  # noqa: E402
 
-FIXTURES = Path("/work/shared/fixtures/torchvision_keys")
 VGG16_PARAMETERS = 138_357_544  # torchvision vgg16 (fixtures README)
 VGG16_CLASSIFIER = (25088 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
 

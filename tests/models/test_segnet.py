@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -12,8 +11,8 @@ from torch.nn import functional as F
 from pixelwise import create_model
 from pixelwise.layers import max_unpool
 from pixelwise.models.segnet import PAPER_PARAMETERS, SegNet, SegNetBasic
+from shared_paths import FIXTURES  # noqa: E402
 
-FIXTURES = Path("/work/shared/fixtures/torchvision_keys")
 VGG16_BN_PARAMETERS = 138_365_992  # torchvision vgg16_bn (fixtures README)
 VGG16_CLASSIFIER = (25088 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 import torch
 
+from pixelwise.models.rescale import InputRescale
 from pixelwise.training.inference import load_trained_model
 
 
@@ -33,6 +34,12 @@ def export_checkpoint(
         raise ImportError(
             "ONNX export needs the onnx package: pip install 'pixelwise[export]'"
         ) from None
+    if isinstance(loaded.model, InputRescale) and loaded.model.scale < 1:
+        print(
+            f"note: this model runs at {loaded.model.scale}x the input size; ONNX has no "
+            "antialiased resize, so the exported graph shrinks images with plain bilinear "
+            "interpolation (TorchScript keeps PyTorch's antialiasing)"
+        )
     torch.onnx.export(
         loaded.model,
         (example,),

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from pixelwise.models.rescale import with_input_scale
 from pixelwise.registry import create_model
 from pixelwise.training.checkpoint import load_checkpoint
 
@@ -33,7 +34,12 @@ def pick_device(preference: str = "auto") -> torch.device:
 
 
 def load_trained_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Rebuild the model of a pixelwise checkpoint (``last.pt``/``best.pt``) in eval mode."""
+    """Rebuild the model of a pixelwise checkpoint (``last.pt``/``best.pt``) in eval mode.
+
+    A model trained at ``data.train_scale`` < 1 (or with ``data.eval_scale``) comes back wrapped
+    in :class:`pixelwise.models.rescale.InputRescale`: give it full-resolution images and it
+    answers at full resolution, having seen objects at the size it was trained on.
+    """
     checkpoint = load_checkpoint(path, map_location="cpu")
     if checkpoint.get("format") != "pixelwise-checkpoint-1":
         raise ValueError(f"{path} is not a pixelwise checkpoint (no 'format' marker)")
@@ -45,6 +51,9 @@ def load_trained_model(path: str | Path, device: torch.device | str = "cpu") -> 
         **config["model"]["options"],
     )
     model.load_state_dict(checkpoint["model"])
+    data = config.get("data", {})
+    scale = data.get("eval_scale") or data.get("train_scale", 1.0)
+    model = with_input_scale(model, float(scale))
     model.to(device).eval()
     norm = checkpoint["normalization"]
     return LoadedModel(

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from pixelwise.models.rescale import with_input_scale
 from pixelwise.registry import create_model
 from pixelwise.training.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from pixelwise.training.config import Config
@@ -47,6 +48,20 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``train.precision`` on ``device`` (None: plain float32)."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type != "cuda":
+        raise ValueError(
+            f"train.precision={precision!r} needs a CUDA device (this run uses {device}); "
+            "use bf16 or fp32 on the CPU"
+        )
+    return torch.float16
+
+
 class Trainer:
     """Train ``config.model`` on ``config.data``; writes ``output_dir/{last,best}.pt``,
     ``config.yaml``, ``log.jsonl`` and plots.
@@ -69,6 +84,10 @@ class Trainer:
             in_channels=self.data.in_channels,
             **config.model.options,
         ).to(self.device)
+        self.memory_format = (
+            torch.channels_last if config.train.channels_last else torch.contiguous_format
+        )
+        model = model.to(memory_format=self.memory_format)
         self.model: nn.Module = model
         if self.dist.enabled:
             self.model = DistributedDataParallel(
@@ -81,8 +100,10 @@ class Trainer:
             self.steps_per_epoch = min(self.steps_per_epoch, config.train.max_steps_per_epoch)
         self.total_steps = self.steps_per_epoch * config.train.epochs
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, config.optim)
-        self.use_amp = config.train.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.autocast_dtype = autocast_dtype(config.train.precision, self.device)
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.autocast_dtype == torch.float16 and self.device.type == "cuda"
+        )
         self.state = TrainState()
         self.last_evaluation: EvaluationResult | None = None
         if resume:
@@ -90,6 +111,10 @@ class Trainer:
         if self.dist.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             config.save(self.output_dir / "config.yaml")
+            log = self.output_dir / "log.jsonl"
+            if not resume and log.exists():
+                # A fresh run in a used folder: keep the old epochs' log, out of the new one's.
+                log.replace(self.output_dir / "log.previous.jsonl")
 
     # -- checkpoints -------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
@@ -139,8 +164,10 @@ class Trainer:
             logits, aux_logits = output
             model = _unwrap(self.model)
             aux_weight = getattr(model, "aux_weight", self.config.loss.aux_weight)
-            return self.criterion(logits, target) + aux_weight * self.criterion(aux_logits, target)
-        return self.criterion(output, target)
+            main_loss = self.criterion(logits.float(), target)
+            return main_loss + aux_weight * self.criterion(aux_logits.float(), target)
+        # Losses run in float32 even under autocast: softmax, logs and sums of small terms.
+        return self.criterion(output.float(), target)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         config = self.config
@@ -158,8 +185,13 @@ class Trainer:
         loss_sum, seen_images, started = 0.0, 0, time.perf_counter()
         for images, targets in bar:
             images = images.to(self.device, non_blocking=True)
+            images = images.contiguous(memory_format=self.memory_format)
             targets = targets.to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, enabled=self.use_amp):
+            with torch.autocast(
+                self.device.type,
+                dtype=self.autocast_dtype or torch.float32,
+                enabled=self.autocast_dtype is not None,
+            ):
                 output = self.model(images)
                 loss = self._loss(output, targets)
             if not torch.isfinite(loss.detach()):
@@ -212,7 +244,12 @@ class Trainer:
             stop = False
             if (epoch + 1) % config.train.eval_every == 0 or epoch + 1 == config.train.epochs:
                 report = evaluate_model(
-                    self.model, self.data, self.device, self.dist, progress=False, keep_samples=4
+                    with_input_scale(self.model, config.input_scale),
+                    self.data,
+                    self.device,
+                    self.dist,
+                    progress=False,
+                    keep_samples=4,
                 )
                 self.last_evaluation = report
                 record.update(report.summary())

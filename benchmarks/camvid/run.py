@@ -51,7 +51,21 @@ def _git_commit() -> str:
             check=True,
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=HERE, check=True
+            # Only changes to the code and configs make a row "dirty", not other results.
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--",
+                ":(top)src",
+                ":(top)benchmarks/camvid/run.py",
+                ":(top)benchmarks/camvid/configs",
+                ":(top)pyproject.toml",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+            check=True,
         ).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> dict:
         "epochs": trainer.state.epoch,
         "best_epoch": trainer.state.best_epoch,
         "train_scale": config.data.train_scale,
+        "input_scale": config.input_scale,
         "loss": config.loss.terms,
         "class_weights": config.loss.class_weights,
         "gflops_360x480": round(gflops, 2),
@@ -179,16 +180,21 @@ def write_markdown(out_dir: Path) -> Path:
     lines = [
         "# CamVid (SegNet release): 367 train / 101 val / 233 test, 11 classes, void ignored",
         "",
-        "Evaluated at full 360x480 on the 233 test images; G = global pixel accuracy, "
-        "C = class-average accuracy, BF = boundary F1 (tolerance 0.75% of the diagonal). "
-        "All pixelwise rows are trained from scratch.",
+        "Scored on the 233 test images against the full 360x480 labels, void ignored; "
+        "G = global pixel accuracy, C = class-average accuracy, BF = boundary F1 (tolerance "
+        "0.75% of the diagonal). All pixelwise rows are trained from scratch. The network sees "
+        "each test image at its training scale (`scale` column: 0.5 = 180x240) and its logits "
+        "are resized bilinearly to 360x480 (`pixelwise.models.rescale.InputRescale`); the CRF "
+        "runs at 360x480 on those probabilities. GFLOPs are one forward pass at that scale.",
         "",
-        "| model | CRF | G | C | mIoU | BF | GFLOPs (360x480) | mIoU/GFLOP | epochs | "
+        "| model | CRF | G | C | mIoU | BF | scale | GFLOPs | mIoU/GFLOP | epochs | "
         "train min | hardware | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (g, c, miou, bf) in PAPER.items():
-        lines.append(f"| {name} | no | {g} | {c} | {miou} | {_fmt(bf)} | - | - | - | - | - | - |")
+        lines.append(
+            f"| {name} | no | {g} | {c} | {miou} | {_fmt(bf)} | 1 | - | - | - | - | - | - |"
+        )
     for r in records:
         for key in ("plain", "crf"):
             if key not in r:
@@ -196,7 +202,8 @@ def write_markdown(out_dir: Path) -> Path:
             m = r[key]
             lines.append(
                 f"| {r['name']} | {'yes' if key == 'crf' else 'no'} | {_fmt(m['G'])} | "
-                f"{_fmt(m['C'])} | {_fmt(m['mIoU'])} | {_fmt(m['BF'])} | {r['gflops_360x480']} "
+                f"{_fmt(m['C'])} | {_fmt(m['mIoU'])} | {_fmt(m['BF'])} | "
+                f"{r.get('input_scale', r['train_scale'])} | {r['gflops_360x480']} "
                 f"| {m['mIoU_per_GFLOP']:.3f} | {r['epochs']} | {r['train_minutes_total']} | "
                 f"{r['hardware']} | {r['git_commit']} |"
             )
@@ -209,8 +216,8 @@ def write_markdown(out_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--name", required=True, help="row name (also the run folder name)")
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--name", help="row name (also the run folder name)")
     parser.add_argument("--root", help="CamVid root (default: the config's data.root)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--max-minutes", type=float, help="training time budget (resumable)")
@@ -220,7 +227,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--restart", action="store_true", help="ignore an existing run folder")
     parser.add_argument("--quiet", action="store_true")
-    return run(parser.parse_args(argv))
+    parser.add_argument(
+        "--table-only", action="store_true", help="only rebuild results.md from the JSON rows"
+    )
+    args = parser.parse_args(argv)
+    if args.table_only:
+        print(write_markdown(args.results))
+        return {}
+    if args.config is None or args.name is None:
+        parser.error("--config and --name are required (or give --table-only)")
+    return run(args)
 
 
 if __name__ == "__main__":

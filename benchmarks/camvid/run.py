@@ -171,6 +171,35 @@ def test_colors() -> list[tuple[int, int, int]]:
     return list(CAMVID_CLASSES.colors)
 
 
+def plot_comparison(records: list[dict], names: list[str], path: Path) -> None:
+    """Grouped bars: test IoU per class, one bar per row (no CRF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    width = 0.8 / len(records)
+    positions = np.arange(len(names))
+    for i, r in enumerate(records):
+        ious = [np.nan_to_num(_percent(r["plain"]["per_class_iou"][n])) for n in names]
+        label = f"{r['name']} (mIoU {r['plain']['mIoU']:.1f})"
+        ax.bar(positions + (i - (len(records) - 1) / 2) * width, ious, width, label=label)
+    ax.set_xticks(positions, names, rotation=30)
+    ax.set_ylabel("test IoU (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title("CamVid test IoU per class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _percent(value: float | None) -> float:
+    return float("nan") if value is None else 100 * value
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or value != value else f"{value:.1f}"
 
@@ -207,6 +236,15 @@ def write_markdown(out_dir: Path) -> Path:
                 f"| {m['mIoU_per_GFLOP']:.3f} | {r['epochs']} | {r['train_minutes_total']} | "
                 f"{r['hardware']} | {r['git_commit']} |"
             )
+    lines += ["", "Per-class test IoU (%), without CRF:", ""]
+    names = list(records[0]["plain"]["per_class_iou"]) if records else []
+    lines += ["| model | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for r in records:
+        ious = [_percent(r["plain"]["per_class_iou"][n]) for n in names]
+        lines.append(f"| {r['name']} | " + " | ".join(_fmt(v) for v in ious) + " |")
+    if records:
+        plot_comparison(records, names, out_dir / "class_iou_all.png")
+        lines += ["", "![per-class IoU of every row](class_iou_all.png)"]
     lines += ["", "Commands:", ""]
     lines += [f"- `{r['name']}`: `{r['command']}`" for r in records]
     path = out_dir / "results.md"

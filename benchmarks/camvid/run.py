@@ -27,6 +27,7 @@ import torch
 from pixelwise.data import CamVid
 from pixelwise.layers import module_cost
 from pixelwise.training.config import load_config
+from pixelwise.training.crf_search import search_crf
 from pixelwise.training.data_setup import build_data
 from pixelwise.training.distributed import DistInfo
 from pixelwise.training.evaluation import evaluate_model
@@ -97,6 +98,12 @@ def run(args: argparse.Namespace) -> dict:
 
     loaded = load_trained_model(run_dir / "best.pt", trainer.device)
     bundle = build_data(config, DistInfo())
+    crf_params, crf_grid = None, None
+    if args.crf and args.crf_search:
+        crf_params, crf_grid = search_crf(
+            loaded.model, bundle, trainer.device, num_images=args.crf_search
+        )
+        print(f"CRF parameters picked on {args.crf_search} val images: {crf_params}")
     test = CamVid(config.data.root or "", "test")
     if args.limit_test:
         test = torch.utils.data.Subset(test, range(args.limit_test))  # type: ignore[assignment]
@@ -110,6 +117,7 @@ def run(args: argparse.Namespace) -> dict:
             trainer.device,
             DistInfo(),
             crf=crf,
+            crf_params=crf_params,
             boundary=True,
             keep_samples=3,
             progress=not args.quiet,
@@ -135,6 +143,8 @@ def run(args: argparse.Namespace) -> dict:
         "gflops_360x480": round(gflops, 2),
         "params": sum(p.numel() for p in loaded.model.parameters()),
         "test_images": len(test),
+        "crf_params": crf_params,
+        "crf_search_val": crf_grid,
     }
     for key, (result, seconds) in rows.items():
         summary = result.report.summary()
@@ -260,6 +270,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--max-minutes", type=float, help="training time budget (resumable)")
     parser.add_argument("--crf", action="store_true", help="also evaluate with the dense CRF")
+    parser.add_argument(
+        "--crf-search",
+        type=int,
+        default=0,
+        metavar="N",
+        help="pick the CRF's bilateral parameters on the first N val images (0: defaults)",
+    )
     parser.add_argument("--limit-test", type=int, help="evaluate only the first N test images")
     parser.add_argument("--runs", type=Path, default=Path("runs/camvid"))
     parser.add_argument("--results", type=Path, default=HERE / "results")

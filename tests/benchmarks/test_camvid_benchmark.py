@@ -48,6 +48,9 @@ def test_benchmark_script_end_to_end(tmp_path: Path) -> None:
             "--results",
             str(tmp_path / "results"),
             "--quiet",
+            "--crf",
+            "--crf-search",
+            "1",
         ]
     )
     assert record["epochs"] == 1 and record["test_images"] == 2
@@ -71,3 +74,10 @@ def test_benchmark_script_end_to_end(tmp_path: Path) -> None:
     table = (tmp_path / "results" / "results.md").read_text()
     assert "| smoke | no |" in table and "SegNet-Basic, median-frequency balancing" in table
     assert (tmp_path / "results" / "smoke_class_iou.png").is_file()
+    assert (tmp_path / "results" / "class_iou_all.png").is_file()
+    # The CRF row uses parameters picked on val from the whole grid (plus the no-CRF baseline).
+    assert 0.0 <= record["crf"]["mIoU"] <= 100.0
+    assert len(stored["crf_search_val"]) == 19 and stored["crf_params"] in [
+        r["params"] for r in stored["crf_search_val"]
+    ]
+    assert "| smoke | yes |" in table and "| 0.5 |" in table

@@ -24,7 +24,7 @@ class EvaluationResult:
         return self.report.summary()
 
 
-def _denormalize(image: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+def denormalize(image: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     """Normalised C x H x W -> uint8 H x W x 3 for display."""
     m = torch.tensor(mean).view(-1, 1, 1)
     s = torch.tensor(std).view(-1, 1, 1)
@@ -54,13 +54,15 @@ def evaluate_model(
     *,
     progress: bool = True,
     crf: bool = False,
+    crf_params: dict[str, float] | None = None,
     boundary: bool = False,
     keep_samples: int = 0,
 ) -> EvaluationResult:
     """Confusion matrix (synced across ranks) and report over this rank's validation images.
 
     ``crf=True`` refines each image's probabilities with :func:`pixelwise.crf.dense_crf`
-    (DeepLab v1/v2 post-processing) before the argmax; ``boundary=True`` adds the BF score.
+    (DeepLab v1/v2 post-processing; ``crf_params`` are its keyword arguments) before the argmax;
+    ``boundary=True`` adds the BF score.
     """
     was_training = model.training
     model.eval()
@@ -78,8 +80,8 @@ def evaluate_model(
         if crf:
             from pixelwise.crf import dense_crf
 
-            rgb = torch.from_numpy(_denormalize(image, bundle.mean, bundle.std))
-            probs = dense_crf(probs[0].cpu(), rgb).unsqueeze(0).to(device)
+            rgb = torch.from_numpy(denormalize(image, bundle.mean, bundle.std))
+            probs = dense_crf(probs[0].cpu(), rgb, **(crf_params or {})).unsqueeze(0).to(device)
         prediction = probs.argmax(dim=1)
         target = mask.unsqueeze(0).to(device)
         confusion.update(prediction, target)
@@ -88,7 +90,7 @@ def evaluate_model(
         if len(samples) < keep_samples:
             samples.append(
                 (
-                    _denormalize(image, bundle.mean, bundle.std),
+                    denormalize(image, bundle.mean, bundle.std),
                     mask.numpy(),
                     prediction[0].cpu().numpy(),
                 )

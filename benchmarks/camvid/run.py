@@ -92,8 +92,11 @@ def run(args: argparse.Namespace) -> dict:
     run_dir = Path(config.train.output_dir)
     started = time.perf_counter()
     resume = run_dir if (run_dir / "last.pt").exists() and not args.restart else None
+    if args.eval_only and resume is None:
+        raise SystemExit(f"--eval-only: no trained run in {run_dir} (train it first)")
     trainer = Trainer(config, resume=resume)
-    trainer.fit()
+    if not args.eval_only:
+        trainer.fit()
     train_seconds = time.perf_counter() - started
 
     loaded = load_trained_model(run_dir / "best.pt", trainer.device)
@@ -125,11 +128,19 @@ def run(args: argparse.Namespace) -> dict:
         rows["crf" if crf else "plain"] = (result, time.perf_counter() - started_eval)
     gflops = module_cost(loaded.model.cpu(), (1, 3, 360, 480)).flops / 1e9
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/camvid/run.py", *args.argv])
+    previous = args.results / f"{args.name}.json"
+    if args.eval_only and previous.exists():
+        # The row re-runs from its training command; this invocation only re-evaluated it.
+        eval_command, command = command, json.loads(previous.read_text())["command"]
+    else:
+        eval_command = command
     record = {
         "name": args.name,
         "model": config.model.name,
         "options": config.model.options,
-        "command": " ".join(shlex.quote(a) for a in [sys.executable.split("/")[-1], *sys.argv]),
+        "command": command,
+        "eval_command": eval_command,
         "git_commit": _git_commit(),
         "hardware": _hardware(trainer.device),
         "train_minutes_this_invocation": round(train_seconds / 60, 1),
@@ -283,9 +294,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--restart", action="store_true", help="ignore an existing run folder")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument(
+        "--eval-only", action="store_true", help="evaluate an existing run's best.pt, no training"
+    )
+    parser.add_argument(
         "--table-only", action="store_true", help="only rebuild results.md from the JSON rows"
     )
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.table_only:
         print(write_markdown(args.results))
         return {}

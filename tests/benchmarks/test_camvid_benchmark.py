@@ -81,3 +81,13 @@ def test_benchmark_script_end_to_end(tmp_path: Path) -> None:
         r["params"] for r in stored["crf_search_val"]
     ]
     assert "| smoke | yes |" in table and "| 0.5 |" in table
+
+    # Re-evaluating the trained run keeps the row's training command and does not train.
+    again = script.main([
+        "--config", str(REPO / "benchmarks/camvid/configs/segnet_basic.yaml"), "--name", "smoke",
+        "--root", str(CAMVID), "--set", "data.limit_val=2", "--limit-test", "2",
+        "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results"), "--quiet",
+        "--eval-only",
+    ])  # fmt: skip
+    assert again["command"] == record["command"] and "--eval-only" in again["eval_command"]
+    assert again["epochs"] == 1 and again["plain"]["mIoU"] == record["plain"]["mIoU"]

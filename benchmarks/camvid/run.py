@@ -267,7 +267,11 @@ def write_markdown(out_dir: Path) -> Path:
         plot_comparison(records, names, out_dir / "class_iou_all.png")
         lines += ["", "![per-class IoU of every row](class_iou_all.png)"]
     lines += ["", "Commands:", ""]
-    lines += [f"- `{r['name']}`: `{r['command']}`" for r in records]
+    for r in records:
+        line = f"- `{r['name']}`: `{r['command']}`"
+        if r.get("eval_command", r["command"]) != r["command"]:
+            line += f", then evaluated with `{r['eval_command']}`"
+        lines.append(line)
     path = out_dir / "results.md"
     path.write_text("\n".join(lines) + "\n")
     return path

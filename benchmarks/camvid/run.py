@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> dict:
         "epochs": trainer.state.epoch,
         "best_epoch": trainer.state.best_epoch,
         "train_scale": config.data.train_scale,
-        "input_scale": config.input_scale,
+        "input_scale": config.data.input_scale,
         "loss": config.loss.terms,
         "class_weights": config.loss.class_weights,
         "gflops_360x480": round(gflops, 2),

@@ -32,9 +32,9 @@ def test_bad_precision_and_eval_scale_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="data.eval_scale"):
         config_from_dict(tiny_config(tmp_path, data={"eval_scale": 0.0}))
     config = config_from_dict(tiny_config(tmp_path, data={"train_scale": 0.5}))
-    assert config.input_scale == 0.5
+    assert config.data.input_scale == 0.5
     config = config_from_dict(tiny_config(tmp_path, data={"train_scale": 0.5, "eval_scale": 1.0}))
-    assert config.input_scale == 1.0
+    assert config.data.input_scale == 1.0
 
 
 def test_bf16_channels_last_training_learns_and_records_finite_losses(tmp_path: Path) -> None:

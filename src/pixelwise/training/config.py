@@ -70,6 +70,11 @@ class DataConfig:
     limit_train: int | None = None
     limit_val: int | None = None
 
+    @property
+    def input_scale(self) -> float:
+        """The factor images are resized by before the model at evaluation and prediction."""
+        return self.train_scale if self.eval_scale is None else self.eval_scale
+
 
 @dataclass
 class LossConfig:
@@ -192,12 +197,6 @@ class Config:
         if data.eval_scale is not None and not 0 < data.eval_scale <= 4:
             raise ConfigError(f"data.eval_scale: must be in (0, 4], got {data.eval_scale}")
         return self
-
-    @property
-    def input_scale(self) -> float:
-        """The factor images are resized by before the model at evaluation and prediction."""
-        scale = self.data.eval_scale
-        return self.data.train_scale if scale is None else scale
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)  # type: ignore[no-any-return]

@@ -11,6 +11,8 @@ from torch import nn
 from pixelwise.models.rescale import with_input_scale
 from pixelwise.registry import create_model
 from pixelwise.training.checkpoint import load_checkpoint
+from pixelwise.training.config import DataConfig
+from pixelwise.training.config_schema import from_dict
 
 
 @dataclass
@@ -51,9 +53,7 @@ def load_trained_model(path: str | Path, device: torch.device | str = "cpu") -> 
         **config["model"]["options"],
     )
     model.load_state_dict(checkpoint["model"])
-    data = config.get("data", {})
-    scale = data.get("eval_scale") or data.get("train_scale", 1.0)
-    model = with_input_scale(model, float(scale))
+    model = with_input_scale(model, from_dict(DataConfig, config.get("data", {})).input_scale)
     model.to(device).eval()
     norm = checkpoint["normalization"]
     return LoadedModel(

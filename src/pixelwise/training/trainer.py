@@ -244,7 +244,7 @@ class Trainer:
             stop = False
             if (epoch + 1) % config.train.eval_every == 0 or epoch + 1 == config.train.epochs:
                 report = evaluate_model(
-                    with_input_scale(self.model, config.input_scale),
+                    with_input_scale(self.model, config.data.input_scale),
                     self.data,
                     self.device,
                     self.dist,

@@ -23,12 +23,23 @@ class SegmentationModel(nn.Module):
     num_classes: int
     in_channels: int
     output_stride: int
-    aux_head: nn.Module | None = None
 
-    def _output(self, logits: Tensor, aux_logits: Tensor | None) -> Tensor | tuple[Tensor, Tensor]:
-        if self.training and aux_logits is not None:
-            return logits, aux_logits
-        return logits
+    @property
+    def aux_head(self) -> nn.Module | None:
+        """The auxiliary classifier (attribute ``aux_classifier``), None when built without."""
+        return getattr(self, "aux_classifier", None)
+
+    def _output(
+        self, logits: Tensor, features: list[Tensor], size: torch.Size
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """``logits`` alone, or with the aux head's logits on ``features[-2]`` (resized to
+        ``size``) in training mode when the model has an aux head."""
+        aux_head = self.aux_head
+        if not self.training or aux_head is None:
+            return logits
+        from pixelwise.layers.conv_norm_act import resize_to
+
+        return logits, resize_to(aux_head(features[-2]), size)
 
     @torch.inference_mode()
     def predict(self, x: Tensor) -> Tensor:
@@ -68,17 +79,9 @@ class EncoderHeadModel(SegmentationModel):
         self.classifier = classifier
         self.aux_classifier = aux_classifier
 
-    @property
-    def aux_head(self) -> nn.Module | None:  # type: ignore[override]
-        return self.aux_classifier
-
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         from pixelwise.layers.conv_norm_act import resize_to
 
         size = x.shape[-2:]
         features = self.backbone(x)
-        logits = resize_to(self.classifier(features[-1]), size)
-        aux_logits = None
-        if self.training and self.aux_classifier is not None:
-            aux_logits = resize_to(self.aux_classifier(features[-2]), size)
-        return self._output(logits, aux_logits)
+        return self._output(resize_to(self.classifier(features[-1]), size), features, size)

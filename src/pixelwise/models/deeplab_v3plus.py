@@ -83,19 +83,11 @@ class DeepLabV3Plus(SegmentationModel):
         )
         self.aux_classifier = FCNHead(backbone.out_channels[-2], num_classes) if aux else None
 
-    @property
-    def aux_head(self) -> nn.Module | None:  # type: ignore[override]
-        return self.aux_classifier
-
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         size = x.shape[-2:]
         features = self.backbone(x)
         decoded = self.decoder(self.aspp(features[-1]), features[self.skip_index])
-        logits = resize_to(decoded, size)
-        aux_logits = None
-        if self.training and self.aux_classifier is not None:
-            aux_logits = resize_to(self.aux_classifier(features[-2]), size)
-        return self._output(logits, aux_logits)
+        return self._output(resize_to(decoded, size), features, size)
 
 
 @register_model(

@@ -237,13 +237,13 @@ def write_markdown(out_dir: Path) -> Path:
         "are resized bilinearly to 360x480 (`pixelwise.models.rescale.InputRescale`); the CRF "
         "runs at 360x480 on those probabilities. GFLOPs are one forward pass at that scale.",
         "",
-        "| model | CRF | G | C | mIoU | BF | scale | GFLOPs | mIoU/GFLOP | epochs | "
+        "| model | CRF | G | C | mIoU | BF | scale | params (M) | GFLOPs | mIoU/GFLOP | epochs | "
         "train min | hardware | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (g, c, miou, bf) in PAPER.items():
         lines.append(
-            f"| {name} | no | {g} | {c} | {miou} | {_fmt(bf)} | 1 | - | - | - | - | - | - |"
+            f"| {name} | no | {g} | {c} | {miou} | {_fmt(bf)} | 1 | - | - | - | - | - | - | - |"
         )
     for r in records:
         for key in ("plain", "crf"):
@@ -253,7 +253,8 @@ def write_markdown(out_dir: Path) -> Path:
             lines.append(
                 f"| {r['name']} | {'yes' if key == 'crf' else 'no'} | {_fmt(m['G'])} | "
                 f"{_fmt(m['C'])} | {_fmt(m['mIoU'])} | {_fmt(m['BF'])} | "
-                f"{r.get('input_scale', r['train_scale'])} | {r['gflops_360x480']} "
+                f"{r.get('input_scale', r['train_scale'])} | {r['params'] / 1e6:.2f} | "
+                f"{r['gflops_360x480']} "
                 f"| {m['mIoU_per_GFLOP']:.3f} | {r['epochs']} | {r['train_minutes_total']} | "
                 f"{r['hardware']} | {r['git_commit']} |"
             )
@@ -306,6 +307,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.table_only:
+        if not any(args.results.glob("*.json")):
+            parser.error(f"--table-only: no JSON rows in {args.results} (run a row first)")
         print(write_markdown(args.results))
         return {}
     if args.config is None or args.name is None:

@@ -7,15 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from pixelwise.data import CAMVID_CLASSES
+from pixelwise.data import CAMVID_CLASSES, CAMVID_SEGNET_CLASS_WEIGHTS
 from pixelwise.registry import create_model
 from pixelwise.training.config import load_config
 from shared_paths import REPO, SHARED_DATA
 
 CONFIGS = sorted((REPO / "benchmarks/camvid/configs").glob("*.yaml"))
-SEGNET_MEDIAN_FREQUENCY = [
-    0.2595, 0.1826, 4.5640, 0.1417, 0.9051, 0.3826, 9.6446, 1.8418, 0.6823, 6.2478, 7.3614,
-]  # fmt: skip
 
 
 def test_there_are_configs() -> None:
@@ -26,10 +23,9 @@ def test_there_are_configs() -> None:
 def test_config_builds_a_camvid_model(path: Path) -> None:
     config = load_config(path, [f"data.root={SHARED_DATA / 'camvid'}"])
     assert config.data.dataset == "camvid"
-    # Every row is scored at full resolution with void ignored; weights, when given, are the
-    # SegNet authors' median-frequency ones (classes 0..10), never a guess.
+    # Class weights, when given, are the SegNet authors' median-frequency ones, never a guess.
     weights = config.loss.class_weights
-    assert weights is None or list(weights) == SEGNET_MEDIAN_FREQUENCY
+    assert weights is None or tuple(weights) == CAMVID_SEGNET_CLASS_WEIGHTS
     num_classes = len(CAMVID_CLASSES.names)
     model = create_model(config.model.name, num_classes=num_classes, **config.model.options)
     model.eval()

@@ -9,12 +9,14 @@ from PIL import Image
 
 from pixelwise.data import (
     CAMVID_CONTENT_SHA256,
+    CAMVID_SEGNET_CLASS_WEIGHTS,
     ISBI2012,
     ISBI_CLASSES,
     CamVid,
     binarize_isbi_label,
     folder_digest,
 )
+from shared_paths import SHARED_DATA
 
 
 def test_camvid_split_sizes_and_both_root_forms(camvid_root):
@@ -78,3 +80,11 @@ def test_two_real_isbi_images(isbi_root, split, index):
 def test_isbi_threshold_is_128():
     grey = np.array([0, 1, 127, 128, 200, 255], dtype=np.uint8)
     np.testing.assert_array_equal(binarize_isbi_label(grey), [0, 0, 0, 1, 1, 1])
+
+
+def test_segnet_class_weights_match_the_data_readme() -> None:
+    # The shared data README quotes the SegNet-Tutorial weights; the constant must be those.
+    lines = (SHARED_DATA / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "Median-frequency class weights" in line)
+    quoted = tuple(float(v) for v in lines[start + 1].strip().rstrip(".").split(","))
+    assert CAMVID_SEGNET_CLASS_WEIGHTS == quoted

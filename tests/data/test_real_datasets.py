@@ -84,7 +84,11 @@ def test_isbi_threshold_is_128():
 
 def test_segnet_class_weights_match_the_data_readme() -> None:
     # The shared data README quotes the SegNet-Tutorial weights; the constant must be those.
-    lines = (SHARED_DATA / "README.md").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if "Median-frequency class weights" in line)
+    readme = SHARED_DATA / "README.md"
+    lines = readme.read_text().splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if "Median-frequency class weights" in line), None
+    )
+    assert start is not None, f"{readme} no longer quotes the median-frequency class weights"
     quoted = tuple(float(v) for v in lines[start + 1].strip().rstrip(".").split(","))
     assert CAMVID_SEGNET_CLASS_WEIGHTS == quoted

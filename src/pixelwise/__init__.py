@@ -9,6 +9,21 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from pixelwise.registry import create_model, list_models, model_info, register_model
+from pixelwise.registry import (
+    ModelOptionsError,
+    create_model,
+    list_models,
+    model_info,
+    register_model,
+    validate_model_options,
+)
 
-__all__ = ["__version__", "create_model", "list_models", "model_info", "register_model"]
+__all__ = [
+    "ModelOptionsError",
+    "__version__",
+    "create_model",
+    "list_models",
+    "model_info",
+    "register_model",
+    "validate_model_options",
+]

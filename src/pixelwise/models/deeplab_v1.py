@@ -73,7 +73,7 @@ class DeepLabV1(EncoderHeadModel):
     "Connected CRFs, ICLR 2015 (DeepLab-LargeFOV)",
     default_backbone="vgg16",
 )
-def build(
+def build_deeplab_v1(
     *,
     num_classes: int,
     in_channels: int = 3,

@@ -48,7 +48,7 @@ class DeepLabV2(EncoderHeadModel):
     "Atrous Convolution, and Fully Connected CRFs, TPAMI 2018",
     default_backbone="resnet101",
 )
-def build(
+def build_deeplab_v2(
     *,
     num_classes: int,
     in_channels: int = 3,

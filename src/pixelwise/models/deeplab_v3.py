@@ -89,7 +89,7 @@ class DeepLabV3(EncoderHeadModel):
     "arXiv:1706.05587, 2017",
     default_backbone="resnet50",
 )
-def build(
+def build_deeplab_v3(
     *,
     num_classes: int,
     in_channels: int = 3,

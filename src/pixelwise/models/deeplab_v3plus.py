@@ -96,7 +96,7 @@ class DeepLabV3Plus(SegmentationModel):
     "Segmentation, ECCV 2018",
     default_backbone="resnet50",
 )
-def build(
+def build_deeplab_v3plus(
     *,
     num_classes: int,
     in_channels: int = 3,

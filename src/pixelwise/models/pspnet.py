@@ -77,7 +77,7 @@ class PSPNet(EncoderHeadModel):
     paper="Zhao et al., Pyramid Scene Parsing Network, CVPR 2017",
     default_backbone="resnet50",
 )
-def build(
+def build_pspnet(
     *,
     num_classes: int,
     in_channels: int = 3,

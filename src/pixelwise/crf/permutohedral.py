@@ -28,7 +28,7 @@ from pixelwise.crf.lattice_index import build_lattice_index
 __all__ = ["PermutohedralLattice"]
 
 
-def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, ...]) -> Tensor:
     index_dtype = torch.int32 if max(col.numel(), *shape) < 2**31 - 1 else torch.long
     with warnings.catch_warnings():  # "sparse CSR support is in beta state"
         warnings.simplefilter("ignore", UserWarning)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -67,7 +68,8 @@ class PyramidPooling(nn.Module):
         pyramid = []
         for bins, stage in zip(self.bins, self.stages):
             pooled = adaptive_avg_pool2d(features, bins)
-            for module in list(stage)[1:]:  # stage[0] is the AdaptiveAvgPool2d (kept for keys)
+            # stage[0] is the AdaptiveAvgPool2d (kept for keys)
+            for module in list(cast(nn.Sequential, stage))[1:]:
                 pooled = module(pooled)
             pyramid.append(resize_to(pooled, size))
         return torch.cat([features, *pyramid], dim=1)

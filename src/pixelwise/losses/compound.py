@@ -78,6 +78,8 @@ class ExponentialLogarithmicLoss(SegmentationLoss):
     1e-6 so their gradient stays finite at 0.
     """
 
+    class_weights: Tensor | None  # buffer registered in __init__
+
     def __init__(
         self,
         w_dice: float = 0.8,

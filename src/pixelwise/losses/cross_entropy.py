@@ -54,6 +54,8 @@ class BalancedCrossEntropyLoss(SegmentationLoss):
     does. Without weights both equal the plain cross-entropy.
     """
 
+    class_weights: Tensor | None  # buffer registered in __init__
+
     def __init__(
         self,
         class_weights: Sequence[float] | Tensor | None = None,

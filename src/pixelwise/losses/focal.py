@@ -57,6 +57,8 @@ class BalancedFocalLoss(SegmentationLoss):
     N is the number of valid pixels (weights are not renormalised).
     """
 
+    class_weights: Tensor | None  # buffer registered in __init__
+
     def __init__(
         self,
         gamma: float = 2.0,
@@ -78,6 +80,7 @@ class BalancedFocalLoss(SegmentationLoss):
         self.register_buffer("class_weights", weights, persistent=False)
 
     def _loss(self, logits: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+        weights: Tensor | None
         if self.alpha is not None:
             if logits.shape[1] != 1:
                 raise ValueError(

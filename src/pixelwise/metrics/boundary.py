@@ -40,10 +40,11 @@ from pixelwise.metrics._inputs import (
 )
 
 Backend = Literal["auto", "scipy", "torch"]
+ResolvedBackend = Literal["scipy", "torch"]
 DEFAULT_TOLERANCE_RATIO = 0.0075
 
 
-def _resolve_backend(backend: Backend) -> str:
+def _resolve_backend(backend: Backend) -> ResolvedBackend:
     if backend == "auto":
         return "scipy" if importlib.util.find_spec("scipy") is not None else "torch"
     if backend not in ("scipy", "torch"):

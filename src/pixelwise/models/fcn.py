@@ -106,6 +106,7 @@ class FCNVGG(SegmentationModel):
         for score in (self.score_fr, self.score_pool4, self.score_pool3):
             if score is not None:
                 nn.init.zeros_(score.weight)
+                assert score.bias is not None  # the scoring convs are built with a bias
                 nn.init.zeros_(score.bias)
 
     def load_vgg_classifier(self, state_dict: dict[str, Tensor]) -> None:

@@ -32,6 +32,7 @@ class InputRescale(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor | tuple[Tensor, ...]:
         height, width = images.shape[-2:]
+        size: list[int] | list[Tensor]
         if torch.jit.is_tracing():
             # Traced (TorchScript, ONNX): sizes are tensors, kept symbolic for dynamic shapes.
             # torch.round rounds half to even, as Python's round does below.
@@ -41,7 +42,11 @@ class InputRescale(nn.Module):
             size = [max(1, round(int(n) * self.scale)) for n in (height, width)]
         if self.scale != 1:
             images = F.interpolate(
-                images, size=size, mode="bilinear", align_corners=False, antialias=self.antialias
+                images,
+                size=size,  # type: ignore[arg-type]  # stubs lack the traced tensor sizes
+                mode="bilinear",
+                align_corners=False,
+                antialias=self.antialias,
             )
         outputs = self.model(images)
         if isinstance(outputs, tuple):

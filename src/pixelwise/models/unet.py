@@ -122,6 +122,7 @@ class UpStep(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, mode: Upsampling) -> None:
         super().__init__()
         self.mode = mode
+        self.up: nn.ConvTranspose2d | nn.Conv2d
         if mode == "transpose":
             self.up = nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2)
         else:

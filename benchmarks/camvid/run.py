@@ -24,16 +24,18 @@ from pathlib import Path
 
 import torch
 
+from pixelwise.commands.crf import crf_refiner, search_crf
 from pixelwise.data import CamVid
 from pixelwise.layers import module_cost
-from pixelwise.training.config import load_config
-from pixelwise.training.crf_search import search_crf
-from pixelwise.training.data_setup import build_data
-from pixelwise.training.distributed import DistInfo
-from pixelwise.training.evaluation import evaluate_model
-from pixelwise.training.inference import load_trained_model
+from pixelwise.training import (
+    DistInfo,
+    Trainer,
+    build_data,
+    evaluate_model,
+    load_config,
+    load_trained_model,
+)
 from pixelwise.training.reporting import plot_class_iou, plot_overlays
-from pixelwise.training.trainer import Trainer
 
 HERE = Path(__file__).resolve().parent
 PAPER = {  # SegNet paper, TPAMI 2017, Table 1 (233 test images, 11 classes)
@@ -119,8 +121,7 @@ def run(args: argparse.Namespace) -> dict:
             bundle,
             trainer.device,
             DistInfo(),
-            crf=crf,
-            crf_params=crf_params,
+            refine=crf_refiner(crf_params) if crf else None,
             boundary=True,
             keep_samples=3,
             progress=not args.quiet,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pixelwise import __version__
+from pixelwise.record import BLENDS, TTAS
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -19,8 +20,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pixelwise.training.config import load_config
-    from pixelwise.training.trainer import Trainer
+    from pixelwise.training import Trainer, load_config
 
     if args.resume:
         run_dir = Path(args.resume)
@@ -39,19 +39,49 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from pixelwise.training.evaluate_cli import run_evaluation
+    from pixelwise.commands import run_evaluation
 
-    return run_evaluation(args)
+    outcome = run_evaluation(
+        args.checkpoint,
+        split=args.split,
+        data_root=args.data,
+        overrides=args.set,
+        crf=args.crf,
+        boundary=args.boundary,
+        out=args.out,
+        predictions=args.predictions,
+        device=args.device,
+    )
+    print(outcome.result.report)
+    if outcome.prediction_paths:
+        print(f"wrote {len(outcome.prediction_paths)} label maps to {args.predictions}")
+    print(f"wrote {outcome.json_path}")
+    return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from pixelwise.training.predict_cli import run_predict
+    from pixelwise.commands import run_predict
 
-    return run_predict(args)
+    written = run_predict(
+        args.checkpoint,
+        args.inputs,
+        args.out,
+        tile=args.tile,
+        overlap=args.overlap,
+        blend=args.blend,
+        batch_size=args.batch_size,
+        tta=args.tta,
+        output=args.output,
+        crf=args.crf,
+        device=args.device,
+    )
+    for path in written:
+        print(f"wrote {path}")
+    return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from pixelwise.training.export import export_checkpoint
+    from pixelwise.commands import export_checkpoint
 
     path = export_checkpoint(args.checkpoint, args.out, fmt=args.format, size=args.size)
     print(f"wrote {path}")
@@ -59,7 +89,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pixelwise.training.demo import run_demo
+    from pixelwise.commands.demo import run_demo
 
     report_dir = run_demo(Path(args.out), quick=args.quick, epochs=args.epochs)
     print(f"report folder: {report_dir}")
@@ -93,23 +123,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint; prints a per-class table")
     evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--split", default="val", help="val (default) or test (CamVid)")
+    evaluate.add_argument(
+        "--split", default="val", help="train, val (default) or test, where the dataset has it"
+    )
     evaluate.add_argument("--data", metavar="ROOT", help="dataset root (overrides the config)")
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     evaluate.add_argument("--crf", action="store_true", help="refine with the dense CRF")
     evaluate.add_argument("--boundary", action="store_true", help="also compute boundary F1")
     evaluate.add_argument("--out", help="JSON file for the results (default: next to CHECKPOINT)")
+    evaluate.add_argument(
+        "--predictions", metavar="DIR", help="also write each label map as a PNG into DIR"
+    )
+    evaluate.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     evaluate.set_defaults(func=_cmd_evaluate)
 
     predict = sub.add_parser("predict", help="segment images of any size with tiled inference")
     predict.add_argument("checkpoint")
     predict.add_argument("inputs", nargs="+", help="image files (PNG/JPEG/TIFF/GeoTIFF) or folders")
     predict.add_argument("--out", required=True, help="output folder")
-    predict.add_argument("--tile", type=int, default=512)
-    predict.add_argument("--overlap", type=int, default=128)
-    predict.add_argument("--blend", choices=["crop", "mean", "gaussian"], default="gaussian")
-    predict.add_argument("--tta", action="store_true", help="average flipped predictions")
-    predict.add_argument("--batch-size", type=int, default=4)
+    tiling = "default: the model record's tiling (set by the training config's tiling section)"
+    predict.add_argument("--tile", type=int, help=f"tile size in pixels ({tiling})")
+    predict.add_argument("--overlap", type=int, help="overlap of neighbouring tiles in pixels")
+    predict.add_argument("--blend", choices=list(BLENDS), help="crop, mean or gaussian")
+    predict.add_argument(
+        "--tta",
+        nargs="?",
+        const="all",
+        choices=list(TTAS),
+        help="flip test-time augmentation (--tta alone: all four flips)",
+    )
+    predict.add_argument("--batch-size", type=int, help="tiles per forward pass")
     predict.add_argument("--output", choices=["labels", "probs", "both"], default="labels")
     predict.add_argument("--crf", action="store_true", help="dense CRF (images that fit in memory)")
     predict.add_argument("--device", default="auto")
@@ -136,11 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from pixelwise.record import RecordError
+    from pixelwise.registry import ModelOptionsError
     from pixelwise.training.config_schema import ConfigError
 
     try:
         return int(args.func(args))
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, RecordError, ModelOptionsError) as exc:
         print(f"pixelwise {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

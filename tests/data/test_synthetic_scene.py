@@ -97,7 +97,7 @@ def test_colour_alone_is_informative_but_ambiguous_and_balancing_matters():
 def test_large_scenes_are_written_tile_by_tile_to_memory_mappable_tiffs(tmp_path):
     write_synthetic_raster(tmp_path / "i.tif", tmp_path / "m.tif", 150, 200, seed=2, tile=64)
     image, mask = RasterReader(tmp_path / "i.tif"), RasterReader(tmp_path / "m.tif", as_mask=True)
-    assert image.memory_mapped and mask.memory_mapped and image.shape == (150, 200)
+    assert image.windowed and mask.windowed and image.shape == (150, 200)
     expected_image, expected_mask = synthetic_raster(150, 200, seed=2)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "i.tif"), expected_image)
     np.testing.assert_array_equal(mask.read(0, 0, 150, 200), expected_mask)

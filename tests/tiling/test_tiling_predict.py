@@ -8,9 +8,9 @@ import torch
 from tiling_helpers import conv_net, whole_image_probs
 from torch import nn
 
+from pixelwise.io import ArraySource
 from pixelwise.tiling import TileGrid, blend_weights, engine, predict_tensor
 from pixelwise.tiling.engine import iter_blocks
-from pixelwise.tiling.sources import ArraySource
 
 
 @pytest.mark.parametrize(
@@ -168,6 +168,7 @@ def test_nodata_pixels_enter_the_model_as_zero(nodata: float) -> None:
     zeroed[:, 5:15, 10:20] = 0.0
     probs = predict_tensor(net, image, tile=32, overlap=8, blend="crop", nodata=nodata)
     if nodata == nodata:
-        torch.testing.assert_close(probs, whole_image_probs(net, zeroed), rtol=1e-5, atol=1e-6)
+        # atol 1e-5: the lone -9999 makes activations ~1e4, so float32 rounding reaches ~2e-6
+        torch.testing.assert_close(probs, whole_image_probs(net, zeroed), rtol=1e-5, atol=1e-5)
     else:  # the lone NaN stays NaN (it is data), but the nodata block does not spread NaN
         assert torch.isfinite(probs[:, :20, :]).all()

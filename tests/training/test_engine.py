@@ -34,7 +34,9 @@ def test_train_evaluate_resume_predict_export(write_config, tmp_path: Path, caps
         assert (run / name).is_file(), name
     checkpoint = torch.load(run / "last.pt", weights_only=True)
     assert checkpoint["state"]["epoch"] == 1
-    assert checkpoint["classes"] == ["background", "field", "building", "road", "car"]
+    assert checkpoint["format"] == "pixelwise-checkpoint-2"
+    names = [c["name"] for c in checkpoint["record"]["classes"]["classes"]]
+    assert names == ["background", "field", "building", "road", "car"]
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert len(records) == 1 and 0.0 <= records[0]["mean_iou"] <= 1.0
 
@@ -244,3 +246,23 @@ def test_patch_wise_training_on_large_rasters(tmp_path: Path) -> None:
     assert first != [patches.locate(i) for i in range(8)]
     with pytest.raises(Exception, match="one mask per raster"):
         config_from_dict(tiny_config(tmp_path / "run2", data={**data, "val_raster_masks": []}))
+
+
+@pytest.mark.parametrize(("aux_weight", "expected"), [(None, 1.0 + 0.5 * 3.0), (0.0, 1.0),
+                                                      (0.25, 1.0 + 0.25 * 3.0)])  # fmt: skip
+def test_config_aux_weight_wins_over_the_model_default(
+    tmp_path: Path, aux_weight: float | None, expected: float
+) -> None:
+    """``loss.aux_weight`` from the config weights the aux loss; unset, the model's value."""
+    from torch import nn
+
+    class WithAux(nn.Module):
+        aux_weight = 0.5  # e.g. DeepLab v3's torchvision value
+
+    trainer = Trainer.__new__(Trainer)  # only what _loss reads
+    trainer.config = config_from_dict(tiny_config(tmp_path, loss={"aux_weight": aux_weight}))
+    trainer.model = WithAux()
+    trainer.criterion = lambda logits, target: logits.mean()
+    main_logits, aux_logits = torch.ones(1, 2, 2, 2), torch.full((1, 2, 2, 2), 3.0)
+    loss = trainer._loss((main_logits, aux_logits), torch.zeros(1, 2, 2, dtype=torch.long))
+    assert float(loss) == pytest.approx(expected)

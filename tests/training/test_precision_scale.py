@@ -83,7 +83,7 @@ def test_half_scale_model_exports_with_dynamic_sizes(tmp_path: Path) -> None:
     import onnxruntime as ort
     import torch.nn.functional as F
 
-    from pixelwise.training.export import export_checkpoint
+    from pixelwise.commands import export_checkpoint
 
     raw = tiny_config(tmp_path / "run", data={"train_scale": 0.5}, train={"epochs": 1})
     Trainer(config_from_dict(raw)).fit()

@@ -1,6 +1,7 @@
 """Datasets, class tables and joint augmentations for semantic segmentation.
 
-Stand-alone (torch, numpy, Pillow, tifffile, stdlib): no dependency on models or training.
+Built on :mod:`pixelwise.io` (the raster reader prediction uses) with torch, numpy, Pillow,
+tifffile: no dependency on models or training.
 Every dataset item is ``(image float32 C x H x W, mask int64 H x W)``.
 """
 

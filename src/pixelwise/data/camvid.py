@@ -94,14 +94,15 @@ class CamVid(PairedDataset):
         list_file = self.folder / f"{split}.txt"
         if not list_file.is_file():
             raise FileNotFoundError(f"missing split list {list_file}; re-run download_camvid")
-        pairs = []
+        pairs: list[tuple[Path, Path]] = []
         for number, line in enumerate(list_file.read_text().splitlines(), start=1):
             if not line.strip():
                 continue
             fields = line.split()
             if len(fields) != 2:
                 raise ValueError(f"{list_file}:{number}: expected 'image label', got {line!r}")
-            pairs.append(tuple(self.folder / _relative_to_camvid(f) for f in fields))
+            image, label = (self.folder / _relative_to_camvid(f) for f in fields)
+            pairs.append((image, label))
         missing = [str(p) for pair in pairs for p in pair if not p.is_file()]
         if missing:
             raise FileNotFoundError(

@@ -201,6 +201,7 @@ class ClassTable:
         ids = np.arange(self.num_classes, dtype=np.int64)
         if self.ignore_color is not None:
             palette = np.append(palette, _pack(np.array(self.ignore_color, dtype=np.uint8)))
+            assert self.ignore_index is not None  # __post_init__: ignore_color needs it
             ids = np.append(ids, self.ignore_index)
         order = np.argsort(palette)
         palette, ids = palette[order], ids[order]

@@ -1,94 +1,68 @@
-"""Reading images and masks (Pillow for PNG/JPEG, tifffile for multi-band TIFF) and windowed
-access to rasters too large for memory (:class:`RasterReader`).
+"""Reading images and masks for the datasets: a thin layer over :mod:`pixelwise.io`, the reader
+tiled prediction uses, so training and prediction see the same bands, dtype and nodata.
 
 Arrays are channels-last (H x W x C, or H x W for single-band); :func:`image_to_tensor` turns them
-into the C x H x W float32 tensors in [0, 1] that the datasets return.
+into the C x H x W float32 tensors that the datasets return, scaled by
+:func:`pixelwise.io.dtype_scale` (``uint8`` / 255, ``uint16`` / 65535, others unchanged).
+:class:`RasterReader` reads windows of rasters too large for memory.
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from PIL import Image
+
+from pixelwise.io import (
+    PILLOW_SUFFIXES,
+    ArraySource,
+    RasterNotFoundError,
+    RasterSource,
+    UnreadableRasterError,
+    dtype_scale,
+    open_source,
+    read_mask_array,
+    read_raster,
+)
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 
-
-class ImageReadError(OSError):
-    """A file could not be decoded (missing, truncated, or not an image)."""
-
-
-def _read_tiff(path: Path) -> np.ndarray:
-    import tifffile
-
-    with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
-        array = series.asarray()
-        axes = series.axes
-    # tifffile names axes: Y/X spatial, S samples (interleaved), C/I/Q planes: move bands last.
-    if array.ndim == 3 and axes[-2:] == "YX":
-        array = np.moveaxis(array, 0, -1)
-    elif array.ndim > 3:
-        raise ImageReadError(f"{path}: expected a 2-D image with bands, got axes {axes!r}")
-    return array
-
-
-def _pillow_array(image: Image.Image, as_mask: bool) -> np.ndarray:
-    if image.mode in ("I;16", "I;16B", "I;16L"):
-        return np.asarray(image).astype(np.uint16)
-    if image.mode in ("LA", "PA"):  # drop alpha; for "PA" masks keep the palette indices
-        image = image.getchannel(0)
-    if as_mask:
-        # Palette ("P") masks keep their indices: those are the labels (e.g. PASCAL VOC).
-        return np.asarray(image.convert("RGB") if image.mode == "RGBA" else image)
-    if image.mode not in ("L", "RGB", "I", "F", "1"):
-        image = image.convert("RGB")  # palette, RGBA (alpha dropped), CMYK, YCbCr, ...
-    return np.asarray(image)
+ImageReadError = UnreadableRasterError
+"""A file could not be decoded (missing, truncated, or not an image); the message names it.
+The same class as :class:`pixelwise.io.UnreadableRasterError` (a missing file raises its
+subclass :class:`pixelwise.io.RasterNotFoundError`, also a ``FileNotFoundError``)."""
 
 
 def read_array(path: str | Path, *, as_mask: bool = False) -> np.ndarray:
     """Decode ``path`` fully into an H x W or H x W x C array (dtype as stored).
 
-    Images: palette and other colour modes become RGB and alpha is dropped. Masks
-    (``as_mask=True``): palette PNGs give their indices, grey masks their values.
+    Images go through :func:`pixelwise.io.read_raster` (palette and other colour modes become
+    RGB, alpha is dropped, multi-page TIFFs give one band per page and sample). Masks
+    (``as_mask=True``) through :func:`pixelwise.io.read_mask_array`: palette PNGs give their
+    indices, grey masks their values.
 
     Raises:
         ImageReadError: naming the file when it is missing, truncated or not decodable.
     """
-    path = Path(path)
-    try:
-        if path.suffix.lower() in TIFF_SUFFIXES:
-            return _read_tiff(path)
-        with Image.open(path) as image:
-            image.load()  # decode now: Pillow raises OSError here on a truncated file
-            return _pillow_array(image, as_mask)
-    except ImageReadError:
-        raise
-    except FileNotFoundError as error:
-        raise ImageReadError(f"{path}: file not found") from error
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageReadError(
-            f"cannot read image {path}: {error}. The file is truncated or not an image; "
-            "re-download or re-export it (or remove it from the dataset)."
-        ) from error
+    if as_mask:
+        return read_mask_array(path)
+    array = read_raster(path).array
+    return array[0] if array.shape[0] == 1 else np.moveaxis(array, 0, -1)
 
 
 def image_to_tensor(array: np.ndarray) -> torch.Tensor:
-    """H x W (x C) array -> C x H x W float32; uint8 / uint16 are scaled to [0, 1] by their
-    dtype's maximum, bool to {0, 1}, floats are kept as they are (e.g. reflectance)."""
+    """H x W (x C) array -> C x H x W float32, multiplied by :func:`pixelwise.io.dtype_scale`
+    (the factor inference uses): uint8 / uint16 to [0, 1] by their dtype's maximum, bool to
+    {0, 1}, floats and other integers kept as they are (e.g. reflectance)."""
     if array.ndim == 2:
         array = array[:, :, None]
-    if array.dtype == np.uint8:
-        scaled = array.astype(np.float32) / 255.0
-    elif array.dtype == np.uint16:
-        scaled = array.astype(np.float32) / 65535.0
-    elif array.dtype == bool:
-        scaled = array.astype(np.float32)
-    else:
-        scaled = array.astype(np.float32)
+    scaled = array.astype(np.float32)
+    scale = dtype_scale(array.dtype)
+    if scale != 1.0:
+        scaled *= np.float32(scale)
     return torch.from_numpy(np.ascontiguousarray(scaled.transpose(2, 0, 1)))
 
 
@@ -100,93 +74,131 @@ def create_tiff_memmap(
     import tifffile
 
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    layout = {"photometric": "rgb"} if len(shape) == 3 and shape[2] == 3 else {}
+    layout: dict[str, Any] = {"photometric": "rgb"} if len(shape) == 3 and shape[2] == 3 else {}
     if len(shape) == 3 and shape[2] != 3:
         layout = {"photometric": "minisblack", "planarconfig": "contig"}
     return tifffile.memmap(path, shape=shape, dtype=dtype, bigtiff=nbytes > 2**31, **layout)
 
 
 class RasterReader:
-    """Windowed reads from a large raster without decoding all of it per window.
+    """Windowed reads from a large raster through :mod:`pixelwise.io` sources.
 
     ``source`` is an array (``np.ndarray``/``np.memmap``, H x W or H x W x C), a ``.npy`` file
-    (memory-mapped), an uncompressed TIFF (``tifffile.memmap``: only the window's pages are
-    touched) or any other image file (decoded once and cached: fine for small files; compressed
-    TIFFs fall back to this with a warning, since tifffile without zarr cannot read a window).
+    (memory-mapped), a TIFF (tifffile reads only the tiles/strips a window touches, compressed
+    or not; bands = pages x samples), a GeoTIFF or other GDAL raster (rasterio windows), or a
+    PNG/JPEG/BMP/GIF (decoded once: fine for small files). Masks (``as_mask=True``) are read as
+    their first band (palette PNGs as indices).
+
+    Args:
+        bands: 1-based bands of an image to read (default all).
+        nodata: overrides the file's nodata value (exposed as :attr:`nodata`).
+        backend: :func:`pixelwise.io.open_source` backend for files.
     """
 
-    def __init__(self, source: str | Path | np.ndarray, *, as_mask: bool = False) -> None:
-        self.source, self.as_mask = source, as_mask
+    def __init__(
+        self,
+        source: str | Path | np.ndarray,
+        *,
+        as_mask: bool = False,
+        bands: Sequence[int] | None = None,
+        nodata: float | None = None,
+        backend: Literal["auto", "rasterio", "tifffile", "pillow"] = "auto",
+    ) -> None:
+        self.source, self.as_mask, self.backend = source, as_mask, backend
+        self.bands = [1] if as_mask else (None if bands is None else [int(b) for b in bands])
+        self.nodata_override = nodata
         self.name = str(source) if isinstance(source, str | Path) else "<array>"
-        self._channels_first = False  # set by _open for memory-mapped planar TIFFs
-        self._array = self._open(source)
-        shape = self._array.shape
-        if self._array.ndim not in (2, 3):
-            raise ValueError(f"{self.name}: expected H x W (x C), got shape {shape}")
-        self.height, self.width = shape[1:3] if self._channels_first else shape[:2]
+        self._raster, self._memory_mapped, hwc_array = self._open(source)
+        self.height, self.width = self._raster.height, self._raster.width
+        self.count, self.dtype = self._raster.count, np.dtype(self._raster.dtype)
+        self._squeeze = self.count == 1 and not hwc_array  # H x W windows for one band
 
-    @staticmethod
-    def _tiff_is_planar(path: Path) -> bool:
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            axes = tif.series[0].axes
-        return len(axes) == 3 and axes[-2:] == "YX"
-
-    def _open(self, source: str | Path | np.ndarray) -> np.ndarray:
+    def _open(self, source: str | Path | np.ndarray) -> tuple[RasterSource, bool, bool]:
+        """``(source, memory mapped, a 3-D array)``."""
+        array: np.ndarray | None = None
         if isinstance(source, np.ndarray):
-            return source
-        path = Path(source)
-        if not path.exists():
-            raise ImageReadError(f"{path}: file not found")
-        if path.suffix.lower() == ".npy":
-            return np.load(path, mmap_mode="r")
-        if path.suffix.lower() in TIFF_SUFFIXES:
-            import tifffile
-
-            try:
-                array = tifffile.memmap(path, mode="r")
-                self._channels_first = self._tiff_is_planar(path)
-                return array
-            except ValueError:
-                warnings.warn(
-                    f"{path} is compressed or tiled and cannot be memory-mapped; decoding it "
-                    "fully once. Save it uncompressed (tifffile.imwrite) for windowed reads.",
-                    stacklevel=3,
+            array = source
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise RasterNotFoundError(f"{path}: file not found")
+            suffix = path.suffix.lower()
+            if suffix == ".npy":
+                array = np.load(path, mmap_mode="r")
+            elif self.as_mask and suffix in PILLOW_SUFFIXES:
+                array = read_mask_array(path)
+            else:
+                opened = open_source(
+                    path, bands=self.bands, nodata=self.nodata_override, backend=self.backend
                 )
-                return read_array(path, as_mask=self.as_mask)
-        return read_array(path, as_mask=self.as_mask)
+                return opened, False, False
+        if array.ndim not in (2, 3):
+            raise ValueError(f"{self.name}: expected H x W (x C), got shape {array.shape}")
+        opened = ArraySource(
+            array, layout="HWC", bands=self.bands, nodata=self.nodata_override, name=self.name
+        )
+        return opened, isinstance(array, np.memmap), array.ndim == 3
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         # Pickled into DataLoader workers (spawn): reopen the file there instead of copying it.
         state = self.__dict__.copy()
         if not isinstance(self.source, np.ndarray):
-            state["_array"] = None
+            state["_raster"] = None
         return state
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if self._array is None:
-            self._array = self._open(self.source)
+        if self._raster is None:
+            self._raster = self._open(self.source)[0]
+
+    @property
+    def raster_source(self) -> RasterSource:
+        """The :class:`pixelwise.io.RasterSource` the windows come from."""
+        return self._raster
+
+    @property
+    def nodata(self) -> float | None:
+        """The nodata value (the override, else the file's; ``None``: none)."""
+        return self._raster.nodata
 
     @property
     def memory_mapped(self) -> bool:
-        return isinstance(self._array, np.memmap)
+        """True for ``.npy`` files and ``np.memmap`` arrays."""
+        return self._memory_mapped
+
+    @property
+    def windowed(self) -> bool:
+        """True when a window read touches only that window's data (memory map, TIFF tiles or
+        strips, GDAL blocks), False when the whole image was decoded into memory."""
+        return self._memory_mapped or not isinstance(self._raster, ArraySource)
 
     @property
     def shape(self) -> tuple[int, int]:
         return (self.height, self.width)
 
     def read(self, y0: int, x0: int, height: int, width: int) -> np.ndarray:
-        """The window ``[y0:y0+height, x0:x0+width]`` (clipped to the raster), channels last."""
-        if self._channels_first:
-            window = self._array[:, y0 : y0 + height, x0 : x0 + width]
-            return np.ascontiguousarray(np.moveaxis(window, 0, -1))
-        return np.array(self._array[y0 : y0 + height, x0 : x0 + width])
+        """The window ``[y0:y0+height, x0:x0+width]`` (clipped to the raster), channels last
+        (H x W for a single-band file or a 2-D array)."""
+        y1, x1 = min(y0 + height, self.height), min(x0 + width, self.width)
+        window = self._raster.read(y0, y1, x0, x1)
+        if self._squeeze:
+            return np.array(window[0], order="C", subok=False)
+        return np.array(np.moveaxis(window, 0, -1), order="C", subok=False)
 
     def read_rows(self, y0: int, y1: int) -> np.ndarray:
         """Rows ``y0:y1`` of the first band, H x W (for building a per-class pixel index)."""
-        if self._channels_first:
-            return np.array(self._array[0, y0:y1])
-        rows = self._array[y0:y1]
-        return np.array(rows if rows.ndim == 2 else rows[..., 0])
+        return np.array(self._raster.read(y0, y1)[0], order="C", subok=False)
+
+    def close(self) -> None:
+        """Release the file handle (reads reopen nothing: make a new reader)."""
+        self._raster.close()
+
+
+__all__ = [
+    "TIFF_SUFFIXES",
+    "ImageReadError",
+    "RasterReader",
+    "create_tiff_memmap",
+    "image_to_tensor",
+    "read_array",
+]

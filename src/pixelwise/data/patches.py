@@ -1,7 +1,10 @@
 """Patch-wise training on images too large for a batch (or for memory): :class:`PatchDataset`.
 
-Patches are read window by window (memory-mapped ``.npy`` / uncompressed TIFF / in-memory arrays,
-see :class:`pixelwise.data.io.RasterReader`), so one patch never decodes the whole raster.
+Patches are read window by window (memory-mapped ``.npy``, TIFF tiles/strips, GeoTIFF blocks,
+in-memory arrays; see :class:`pixelwise.data.io.RasterReader`, built on the reader prediction
+uses), so one patch never decodes the whole raster. Nodata pixels (all bands equal to the nodata
+value) get image value 0 (raw, before scaling) and mask value ``ignore_index``, as in
+:class:`pixelwise.data.FolderDataset` and in tiled prediction.
 
 * ``mode="grid"``: a deterministic tiling with ``stride`` (default: ``patch_size``, no overlap);
   the last row/column is shifted inwards so every pixel is covered.
@@ -24,8 +27,9 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelwise.data.classes import ClassTable
-from pixelwise.data.folder import JointTransform
+from pixelwise.data.folder import JointTransform, nodata_to_ignore
 from pixelwise.data.io import RasterReader, image_to_tensor
+from pixelwise.io import fill_nodata
 
 Source = str | Path | np.ndarray
 
@@ -59,6 +63,11 @@ class PatchDataset(Dataset):
         ignore_index: mask padding value when ``classes`` is not given.
         index_stride: block size of the downsampled per-class pixel index.
         transform: joint transform applied to each patch.
+        bands: 1-based image bands to use (GDAL numbering), in this order; default all.
+        nodata: overrides the image files' own nodata value.
+
+    Attributes:
+        input_dtype: numpy dtype of the image pixels (every raster must have the same).
     """
 
     def __init__(
@@ -76,6 +85,8 @@ class PatchDataset(Dataset):
         ignore_index: int | None = None,
         index_stride: int = 8,
         transform: JointTransform | None = None,
+        bands: Sequence[int] | None = None,
+        nodata: float | None = None,
     ) -> None:
         if mode not in ("random", "grid"):
             raise ValueError(f"mode must be 'random' or 'grid', got {mode!r}")
@@ -93,9 +104,16 @@ class PatchDataset(Dataset):
         self.patches_per_epoch = patches_per_epoch
         self.classes, self.transform = classes, transform
         self.ignore_index = classes.ignore_index if classes is not None else ignore_index
-        self.images = [RasterReader(source) for source in source_images]
+        self.images = [RasterReader(s, bands=bands, nodata=nodata) for s in source_images]
         self.masks = [RasterReader(source, as_mask=True) for source in masks]
+        self.input_dtype = self.images[0].dtype
         for image, mask in zip(self.images, self.masks):
+            if image.dtype != self.input_dtype:
+                raise ValueError(
+                    f"image {image.name} stores {image.dtype} pixels but the first image "
+                    f"{self.images[0].name} stores {self.input_dtype}; every image must have the "
+                    "same dtype (the input scale is derived from it): convert the files"
+                )
             if image.shape != mask.shape:
                 raise ValueError(
                     f"image {image.name} is {image.height}x{image.width} (H x W) but mask "
@@ -204,11 +222,17 @@ class PatchDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         k, y, x = self.locate(index)
         ph, pw = self.patch
-        image = self.images[k].read(y, x, ph, pw)
+        reader = self.images[k]
+        raw = reader.read(y, x, ph, pw)
+        chw = raw[None] if raw.ndim == 2 else np.moveaxis(raw, -1, 0)
+        filled, nodata = fill_nodata(chw, reader.nodata)
+        image = np.moveaxis(filled, 0, -1)
         mask = self.masks[k].read(y, x, ph, pw)
         if mask.ndim == 3:
             mask = mask[..., 0]
         mask = mask.astype(np.int64)
+        where = f"{reader.name} window y={y} x={x}"
+        mask = nodata_to_ignore(mask, nodata, self.ignore_index, where, reader.nodata)
         if self.classes is not None:
             self.classes.check_mask(mask, source=f"{self.masks[k].name} window y={y} x={x}")
         if mask.shape != (ph, pw):  # raster smaller than the patch: pad bottom/right

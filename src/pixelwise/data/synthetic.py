@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from pixelwise.data.classes import ClassInfo, ClassTable
 from pixelwise.data.folder import JointTransform
-from pixelwise.data.io import create_tiff_memmap
+from pixelwise.data.io import create_tiff_memmap, image_to_tensor
 
 SYNTHETIC_CLASSES = ClassTable(
     [
@@ -295,8 +295,11 @@ class SyntheticSegmentation(Dataset):
         if not -self.num_samples <= index < self.num_samples:
             raise IndexError(f"index {index} out of range for {self.num_samples} samples")
         index %= self.num_samples
-        image, mask = synthetic_raster_block(0, 0, *self.size, seed=sample_seed(self.seed, index))
-        image_tensor = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255.0)
+        height, width = self.size
+        image, mask = synthetic_raster_block(
+            0, 0, height, width, seed=sample_seed(self.seed, index)
+        )
+        image_tensor = image_to_tensor(image)  # the scaling prediction applies too
         mask_tensor = torch.from_numpy(mask.astype(np.int64))
         if self.transform is not None:
             image_tensor, mask_tensor = self.transform(image_tensor, mask_tensor)

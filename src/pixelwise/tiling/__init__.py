@@ -8,14 +8,7 @@ file-to-files (TIFF/GeoTIFF window by window, PNG/JPEG whole).
 
 from __future__ import annotations
 
-from pixelwise.tiling.engine import RowBlock, iter_blocks
-from pixelwise.tiling.geotiff_sink import GeoTiffSink
-from pixelwise.tiling.grid import Tile, TileGrid
-from pixelwise.tiling.normalize import Normalization
-from pixelwise.tiling.outputs import palette
-from pixelwise.tiling.predict import predict_file, predict_large, predict_tensor
-from pixelwise.tiling.sinks import ArraySink, FileSink, RasterSink, SinkMeta
-from pixelwise.tiling.sources import (
+from pixelwise.io.sources import (
     ArraySource,
     RasterioSource,
     RasterSource,
@@ -23,6 +16,13 @@ from pixelwise.tiling.sources import (
     UnreadableRasterError,
     open_source,
 )
+from pixelwise.tiling.engine import RowBlock, iter_blocks
+from pixelwise.tiling.geotiff_sink import GeoTiffSink
+from pixelwise.tiling.grid import Tile, TileGrid
+from pixelwise.tiling.normalize import Normalization
+from pixelwise.tiling.outputs import palette
+from pixelwise.tiling.predict import predict_file, predict_large, predict_tensor
+from pixelwise.tiling.sinks import ArraySink, FileSink, RasterSink, SinkMeta
 from pixelwise.tiling.tiff_sink import PngSink, TiffSink
 from pixelwise.tiling.weights import blend_weights, gaussian_window
 

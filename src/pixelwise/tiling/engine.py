@@ -9,23 +9,30 @@ rows of tiles (``tile + stride`` rows plus one batch) whatever the image height.
 
 Probabilities are blended (softmax over classes, or sigmoid when the model has one output
 channel) unless ``space="logits"``, which blends logits.
+
+Nodata pixels (all bands equal to the source's nodata value) are set to 0 in the *raw* values,
+before normalisation (:func:`pixelwise.io.fill_nodata`, the rule the training datasets use), and
+their mask is handed to the sink with each :class:`RowBlock`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from pixelwise.io.raster import fill_nodata, nodata_mask
+from pixelwise.io.sources import ArraySource, RasterSource
+from pixelwise.record import Blend, TilingOptions
 from pixelwise.tiling.grid import Tile, TileGrid
-from pixelwise.tiling.sources import ArraySource, RasterSource
 from pixelwise.tiling.weights import crop_interval, grid_axis_norm, grid_axis_weights
+
+DEFAULTS = TilingOptions()  # the one set of tiling defaults (also the record's)
 
 Model = Callable[[Tensor], Tensor]
 TTA_FLIPS: dict[str, tuple[tuple[int, ...], ...]] = {
@@ -83,16 +90,7 @@ def check_bands(source: RasterSource, model: Model, in_channels: int | None) -> 
     )
 
 
-def _nodata_mask(raw: np.ndarray, nodata: float | None) -> np.ndarray | None:
-    """``(rows, cols)`` True where all bands of ``raw`` ``(C, rows, cols)`` equal ``nodata``."""
-    if nodata is None:
-        return None
-    if math.isnan(nodata):
-        return np.isnan(raw).all(axis=0)
-    return (raw == nodata).all(axis=0)
-
-
-def _shift_rows(buffer: Tensor | np.ndarray, drop: int, keep: int) -> None:
+def _shift_rows(buffer: Any, drop: int, keep: int) -> None:
     """Move rows ``[drop, drop + keep)`` of ``buffer`` (axis 1) to ``[0, keep)`` in place,
     in chunks of ``drop`` rows so that no single copy overlaps itself."""
     if drop <= 0:
@@ -186,10 +184,10 @@ def iter_blocks(
     model: Model,
     source: RasterSource,
     *,
-    tile: int | tuple[int, int] = 512,
-    overlap: int | tuple[int, int] = 64,
-    blend: Literal["crop", "mean", "gaussian"] = "gaussian",
-    batch_size: int = 4,
+    tile: int | tuple[int, int] = DEFAULTS.tile,
+    overlap: int | tuple[int, int] = DEFAULTS.overlap,
+    blend: Blend = DEFAULTS.blend,
+    batch_size: int = DEFAULTS.batch_size,
     tta: bool | str = False,
     device: str | torch.device = "cpu",
     normalization: Callable[[Tensor], Tensor] | None = None,
@@ -224,14 +222,16 @@ def iter_blocks(
         for first in range(0, len(tiles), batch_size):
             batch_tiles: list[Tile] = tiles[first : first + batch_size]
             inputs.ensure(max(t.y for t in batch_tiles) + tile_h)
-            raw = np.stack([inputs.window(t.y, t.x, tile_h, tile_w) for t in batch_tiles])
+            # nodata pixels are set to 0 in the raw values, before normalisation, exactly as
+            # the training datasets do (pixelwise.io.fill_nodata)
+            raw = np.stack(
+                [
+                    fill_nodata(inputs.window(t.y, t.x, tile_h, tile_w), source.nodata)[0]
+                    for t in batch_tiles
+                ]
+            )
             batch = torch.from_numpy(np.ascontiguousarray(raw)).to(device)
             batch = normalization(batch) if normalization is not None else batch.float()
-            if source.nodata is not None:
-                masks = [_nodata_mask(r, source.nodata) for r in raw]
-                keep = torch.from_numpy(~np.stack(masks)).to(device)[:, None]
-                # nodata pixels enter the model as 0 after normalisation (NaN-safe, unlike * 0)
-                batch = torch.where(keep, batch, torch.zeros((), device=device))
             with torch.inference_mode():
                 values = _predict_batch(model, batch, flips, space)
             if acc is None:
@@ -256,7 +256,7 @@ def iter_blocks(
     finally:
         bar.close()
         if was_training:
-            model.train(True)  # type: ignore[union-attr]
+            model.train(True)  # type: ignore[attr-defined]  # was_training implies nn.Module
 
 
 def _flush(
@@ -282,7 +282,7 @@ def _flush(
         if blend != "crop":  # crop weights partition the image: the sum is exactly one
             values = values / torch.outer(row_norm[row0:row1], col_norm[: grid.width])
         raw = inputs.rows[:, row0 - top : row1 - top, : grid.width]
-        yield RowBlock(row0, values, _nodata_mask(raw, inputs.source.nodata))
+        yield RowBlock(row0, values, nodata_mask(raw, inputs.source.nodata))
     live = inputs.bottom - top
     drop = end - top
     _shift_rows(acc, drop, max(live - drop, 0))

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from pixelwise.io import gdal_env, require_rasterio
+from pixelwise.outputs import num_labels
 from pixelwise.tiling.outputs import palette
 from pixelwise.tiling.sinks import FileSink
-from pixelwise.tiling.sources import gdal_env, require_rasterio
 
 
 class GeoTiffSink(FileSink):
@@ -24,7 +25,7 @@ class GeoTiffSink(FileSink):
         self._datasets = {}
         meta, conv = self.meta, self.converter
         for key, path in self.paths.items():
-            dtype, nodata = (conv.label_dtype, conv.label_nodata)
+            dtype, nodata = conv.label_dtype, float(conv.label_nodata)
             count = 1
             if key == "probs":
                 dtype, nodata, count = conv.prob_dtype, conv.prob_nodata, meta.num_classes
@@ -51,7 +52,7 @@ class GeoTiffSink(FileSink):
                 warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
                 dataset = rasterio.open(path, "w", **profile)
             if key == "labels" and conv.label_dtype == np.uint8:
-                colors = palette(meta.num_classes, self.colors)
+                colors = palette(num_labels(meta.num_classes), self.colors)
                 dataset.write_colormap(1, {i: (*rgb, 255) for i, rgb in enumerate(colors)})
             if key == "probs" and conv.prob_dtype == np.uint8:
                 dataset.scales = (1.0 / 254.0,) * count

@@ -18,27 +18,14 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from pixelwise.record import check_tile_overlap
+
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
         raise TypeError(f"{name} must be an int or a pair of ints; got {value!r}")
     return int(pair[0]), int(pair[1])
-
-
-def check_tile_overlap(tile: int, overlap: int, axis: str = "") -> None:
-    """Raise ``ValueError`` unless ``0 <= overlap`` and ``tile >= 2 * overlap`` and ``tile > 0``."""
-    where = f" ({axis})" if axis else ""
-    if tile <= 0:
-        raise ValueError(f"tile size{where} must be positive; got {tile}")
-    if overlap < 0:
-        raise ValueError(f"overlap{where} must be >= 0; got {overlap}")
-    if tile < 2 * overlap:
-        raise ValueError(
-            f"tile size{where} {tile} is smaller than twice the overlap {overlap}: a tile must "
-            f"keep an inner part between its two margins; use overlap <= {tile // 2} "
-            f"or a tile >= {2 * overlap}"
-        )
 
 
 @dataclass(frozen=True)

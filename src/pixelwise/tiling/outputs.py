@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
+
+from pixelwise.data.classes import Color, default_palette
+from pixelwise.outputs import labels as output_labels
+from pixelwise.outputs import probabilities
 
 if TYPE_CHECKING:
     from pixelwise.tiling.engine import RowBlock
@@ -15,31 +20,32 @@ if TYPE_CHECKING:
 PROB_SCALE = 254  # uint8 probabilities are round(254 * p); 255 is left for nodata
 
 
-def palette(num_classes: int, colors: Sequence[Sequence[int]] | None = None) -> list[tuple]:
-    """RGB colour per class: ``colors`` if given, else the PASCAL VOC colour map.
+def palette(num_labels: int, colors: Sequence[Sequence[int]] | None = None) -> list[Color]:
+    """RGB colour per label: ``colors`` if given (e.g. a class table's), else
+    :func:`pixelwise.data.classes.default_palette` (the one palette of the package)."""
+    if colors is None:
+        return default_palette(num_labels)
+    rgb = [tuple(int(v) for v in color) for color in colors]
+    valid = all(len(c) == 3 and all(0 <= v < 256 for v in c) for c in rgb)
+    if len(rgb) < num_labels or not valid:
+        raise ValueError(
+            f"colors must give {num_labels} RGB triples in 0..255; got {len(rgb)} entries"
+        )
+    return [(c[0], c[1], c[2]) for c in rgb[:num_labels]]
 
-    The VOC map spreads the bits of the class index over the high bits of R, G and B
-    (Everingham et al. 2010, devkit ``labelcolormap``), so neighbouring classes differ clearly.
-    """
-    if colors is not None:
-        rgb = [tuple(int(v) for v in color) for color in colors]
-        valid = all(len(c) == 3 and all(0 <= v < 256 for v in c) for c in rgb)
-        if len(rgb) < num_classes or not valid:
-            raise ValueError(
-                f"colors must give {num_classes} RGB triples in 0..255; got {len(rgb)} entries"
-            )
-        return rgb[:num_classes]
-    result = []
-    for index in range(num_classes):
-        r = g = b = 0
-        value = index
-        for shift in range(7, -1, -1):
-            r |= ((value >> 0) & 1) << shift
-            g |= ((value >> 1) & 1) << shift
-            b |= ((value >> 2) & 1) << shift
-            value >>= 3
-        result.append((r, g, b))
-    return result
+
+def save_label_png(
+    path: str | Path, labels: np.ndarray, colors: Sequence[Sequence[int]] | None = None
+) -> Path:
+    """An H x W label map as a palette PNG (label ``i`` shown in ``colors[i]``)."""
+    from PIL import Image
+
+    count = int(labels.max()) + 1 if labels.size else 1
+    image = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="L")
+    rgb = palette(max(count, len(colors) if colors is not None else count), colors)
+    image.putpalette([c for color in rgb for c in color])
+    image.save(path)
+    return Path(path)
 
 
 class OutputConverter:
@@ -56,16 +62,12 @@ class OutputConverter:
     def _probabilities(self, values: torch.Tensor) -> torch.Tensor:
         if self.meta.space == "probs":
             return values
-        return torch.sigmoid(values) if values.shape[0] == 1 else torch.softmax(values, dim=0)
+        return probabilities(values, dim=0)
 
     def labels(self, block: RowBlock) -> np.ndarray:
-        """``(rows, W)``: argmax over classes; one output channel is thresholded at p = 0.5."""
-        values = block.values
-        if values.shape[0] == 1:
-            threshold = 0.5 if self.meta.space == "probs" else 0.0
-            labels = (values[0] >= threshold).to(torch.uint8)
-        else:
-            labels = values.max(dim=0).indices  # same as argmax (first maximum), ~5x faster
+        """``(rows, W)`` labels by :func:`pixelwise.outputs.labels` (argmax; one channel:
+        foreground where p > 0.5)."""
+        labels = output_labels(block.values, space=self.meta.space, dim=0)
         array = labels.cpu().numpy().astype(self.label_dtype)
         if block.nodata is not None:
             array[block.nodata] = self.label_nodata

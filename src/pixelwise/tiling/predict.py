@@ -15,20 +15,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pixelwise.tiling.engine import Model, iter_blocks
-from pixelwise.tiling.geotiff_sink import GeoTiffSink
-from pixelwise.tiling.normalize import Normalization
-from pixelwise.tiling.sinks import ArraySink, RasterSink, SinkMeta
-from pixelwise.tiling.sources import (
+from pixelwise.io.sources import (
     PILLOW_SUFFIXES,
     ArraySource,
     RasterioSource,
     RasterSource,
     open_source,
 )
+from pixelwise.record import Blend
+from pixelwise.tiling.engine import DEFAULTS, Model, iter_blocks
+from pixelwise.tiling.geotiff_sink import GeoTiffSink
+from pixelwise.tiling.normalize import Normalization
+from pixelwise.tiling.sinks import ArraySink, RasterSink, SinkMeta
 from pixelwise.tiling.tiff_sink import PngSink, TiffSink
-
-Blend = Literal["crop", "mean", "gaussian"]
 
 
 def predict_large(
@@ -36,10 +35,10 @@ def predict_large(
     source: RasterSource,
     sink: RasterSink,
     *,
-    tile: int | tuple[int, int] = 512,
-    overlap: int | tuple[int, int] = 64,
-    blend: Blend = "gaussian",
-    batch_size: int = 4,
+    tile: int | tuple[int, int] = DEFAULTS.tile,
+    overlap: int | tuple[int, int] = DEFAULTS.overlap,
+    blend: Blend = DEFAULTS.blend,
+    batch_size: int = DEFAULTS.batch_size,
     tta: bool | str = False,
     device: str | torch.device = "cpu",
     normalization: Callable[[Tensor], Tensor] | None = None,
@@ -108,10 +107,10 @@ def predict_tensor(
     model: Model,
     image: Tensor | np.ndarray,
     *,
-    tile: int | tuple[int, int] = 512,
-    overlap: int | tuple[int, int] = 64,
-    blend: Blend = "gaussian",
-    batch_size: int = 4,
+    tile: int | tuple[int, int] = DEFAULTS.tile,
+    overlap: int | tuple[int, int] = DEFAULTS.overlap,
+    blend: Blend = DEFAULTS.blend,
+    batch_size: int = DEFAULTS.batch_size,
     tta: bool | str = False,
     layout: Literal["CHW", "HWC"] = "CHW",
     device: str | torch.device = "cpu",
@@ -150,11 +149,11 @@ def predict_file(
     input_path: str | Path,
     output_dir: str | Path,
     *,
-    tile: int | tuple[int, int] = 512,
-    overlap: int | tuple[int, int] = 64,
-    blend: Blend = "gaussian",
+    tile: int | tuple[int, int] = DEFAULTS.tile,
+    overlap: int | tuple[int, int] = DEFAULTS.overlap,
+    blend: Blend = DEFAULTS.blend,
     tta: bool | str = False,
-    batch_size: int = 4,
+    batch_size: int = DEFAULTS.batch_size,
     device: str | torch.device = "cpu",
     num_classes: int | None = None,
     output: Literal["labels", "probs", "both"] = "labels",

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from pixelwise.outputs import num_labels
 from pixelwise.tiling.outputs import palette
 from pixelwise.tiling.sinks import FileSink
 
@@ -32,8 +33,10 @@ class TiffSink(FileSink):
                 kwargs: dict[str, Any] = {"dtype": conv.label_dtype}
                 if conv.label_dtype == np.uint8:
                     colors = np.zeros((3, 256), dtype=np.uint16)
-                    rgb = np.asarray(palette(meta.num_classes, self.colors), dtype=np.uint16)
-                    colors[:, : len(rgb)] = rgb.T * 257
+                    rgb = np.asarray(
+                        palette(num_labels(meta.num_classes), self.colors), dtype=np.uint16
+                    )
+                    colors[:, : len(rgb)] = np.asarray(rgb, dtype=np.uint16).T * 257
                     kwargs.update(photometric="palette", colormap=colors)
                 else:
                     kwargs.update(photometric="minisblack")
@@ -106,7 +109,7 @@ class PngSink(FileSink):
                         "write a TIFF instead"
                     )
                 image = Image.fromarray(array)  # "L"; putpalette turns it into "P"
-                rgb = palette(self.meta.num_classes, self.colors)
+                rgb = palette(num_labels(self.meta.num_classes), self.colors)
                 image.putpalette([c for color in rgb for c in color])
                 image.save(self.paths[key])
             else:

@@ -14,7 +14,7 @@ import torch
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy and torch (CPU and CUDA) RNG states as tensors and plain types."""
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()  # the legacy tuple (stubs say dict | tuple)
     py_version, py_internal, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "python": [py_version, list(py_internal), py_gauss],

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import yaml
 
+from pixelwise.record import TilingOptions
 from pixelwise.training.config_schema import ConfigError, apply_override, from_dict, to_dict
 
 
@@ -24,8 +25,12 @@ class DataConfig:
     """Where the images come from and how they are augmented.
 
     ``dataset``: ``synthetic`` (embedded, no files), ``folder`` (``train_images``/``train_masks``,
-    ``val_images``/``val_masks`` paired by file stem, class table in ``classes``), ``camvid``
-    (SegNet release layout under ``root``) or ``isbi2012`` (under ``root``).
+    ``val_images``/``val_masks`` and optionally ``test_images``/``test_masks``, paired by file
+    stem, class table in ``classes``), ``camvid`` (SegNet release layout under ``root``, with a
+    test split) or ``isbi2012`` (under ``root``).
+    ``bands`` (1-based, in order) selects the bands read from every image file, in training and
+    at prediction; ``nodata`` overrides the files' own nodata value. Nodata pixels are labelled
+    ``ignore_index`` and enter the model as raw value 0.
     ``batch_size`` is the global batch: with N processes each takes ``batch_size / N``.
     ``train_scale`` < 1 trains on downscaled images. Evaluation is always scored against the
     full-resolution labels: the image is resized by ``eval_scale`` (default: ``train_scale``, so
@@ -47,6 +52,12 @@ class DataConfig:
     train_raster_masks: list[str] | None = None
     val_rasters: list[str] | None = None
     val_raster_masks: list[str] | None = None
+    test_images: str | None = None
+    test_masks: str | None = None
+    test_rasters: list[str] | None = None
+    test_raster_masks: list[str] | None = None
+    bands: list[int] | None = None
+    nodata: float | None = None
     patch_size: int = 256
     patches_per_epoch: int = 512
     patch_sampling: Literal["random", "class_aware"] = "random"
@@ -80,11 +91,12 @@ class DataConfig:
 class LossConfig:
     """A weighted sum of named losses (``pixelwise.losses.list_losses()``), with optional class
     weights estimated from the training labels (``inverse_frequency``, ``median_frequency``,
-    ``inverse_sqrt``) or given per class."""
+    ``inverse_sqrt``) or given per class. ``aux_weight`` weights the auxiliary head's loss
+    (models built with one); ``None`` takes the model's own paper value (0.4 or 0.5)."""
 
     terms: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "ce", "weight": 1.0}])
     class_weights: str | list[float] | None = None
-    aux_weight: float = 0.4
+    aux_weight: float | None = None
 
 
 @dataclass
@@ -130,17 +142,23 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tiling: TilingOptions = field(default_factory=TilingOptions)
 
     def validate(self) -> Config:
-        """Check names against the registries, paths on disk, and value ranges."""
+        """Check names and model options against the registries, paths on disk, and value
+        ranges; nothing is read or built, so a typo fails before any data is touched."""
         from pixelwise.losses import list_losses
-        from pixelwise.registry import list_models
+        from pixelwise.registry import list_models, validate_model_options
 
         models = list_models()
         if self.model.name not in models:
             raise ConfigError(
                 f"model.name: unknown model {self.model.name!r}; valid: {', '.join(models)}"
             )
+        try:
+            validate_model_options(self.model.name, self.model.options)
+        except ValueError as error:
+            raise ConfigError(f"model.options: {error}") from None
         losses = list_losses()
         for i, term in enumerate(self.loss.terms):
             name = term.get("name")
@@ -180,6 +198,17 @@ class Config:
                         f"data.{split}_rasters has {len(images)} files but "
                         f"data.{split}_raster_masks has {len(masks)}; give one mask per raster"
                     )
+        for images_key, masks_key in (("test_images", "test_masks"),
+                                      ("test_rasters", "test_raster_masks")):  # fmt: skip
+            images, masks = getattr(data, images_key), getattr(data, masks_key)
+            if (images is None) != (masks is None):
+                raise ConfigError(f"data.{images_key} and data.{masks_key}: give both or none")
+            for key, item in ((images_key, images), (masks_key, masks)):
+                for path in [] if item is None else item if isinstance(item, list) else [item]:
+                    if not Path(path).exists():
+                        raise ConfigError(f"data.{key}: path {path!r} does not exist")
+        if data.bands is not None and (not data.bands or min(data.bands) < 1):
+            raise ConfigError(f"data.bands: 1-based band numbers, got {data.bands}")
         if data.classes is not None and not Path(data.classes).exists():
             raise ConfigError(f"data.classes: path {data.classes!r} does not exist")
         positive = {

@@ -100,7 +100,7 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     kwargs = {name: _convert(value, hints[name], f"{where}.{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
+    except (TypeError, ValueError) as exc:  # a required field is missing, or __post_init__
         raise ConfigError(f"{where}: {exc}") from None
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -36,7 +37,9 @@ from pixelwise.data import (
     Resize,
     SyntheticSegmentation,
 )
+from pixelwise.io import dtype_scale
 from pixelwise.training.config import Config, DataConfig
+from pixelwise.training.config_schema import ConfigError
 from pixelwise.training.distributed import DistInfo, shard_indices
 
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -56,6 +59,12 @@ class DataBundle:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     seed: int
+    input_dtype: str = "uint8"
+
+    @property
+    def scale(self) -> tuple[float, ...]:
+        """Per-band factor from raw file pixels to the [0, 1] (or float) values trained on."""
+        return (dtype_scale(np.dtype(self.input_dtype)),) * self.in_channels
 
     @property
     def num_classes(self) -> int:
@@ -87,53 +96,103 @@ class AugmentedView(Dataset[Pair]):
             return self.transform(image, mask)
 
 
-def _datasets(data: DataConfig, seed: int) -> tuple[Dataset[Pair], Dataset[Pair], ClassTable]:
-    if data.dataset == "synthetic":
-        train = SyntheticSegmentation(data.train_samples, size=data.image_size, seed=seed)
-        val = SyntheticSegmentation(data.val_samples, size=data.image_size, seed=seed + 10_007)
-        return train, val, SYNTHETIC_CLASSES
-    if data.dataset == "camvid":
-        assert data.root is not None
-        return CamVid(data.root, "train"), CamVid(data.root, "val"), CAMVID_CLASSES
-    if data.dataset == "isbi2012":
-        assert data.root is not None
-        return ISBI2012(data.root, "train"), ISBI2012(data.root, "val"), ISBI_CLASSES
+SPLITS = ("train", "val", "test")
+
+
+def available_splits(data: DataConfig) -> list[str]:
+    """The splits a dataset config provides (train and val always; test where it exists)."""
+    has_test = {
+        "camvid": True,
+        "folder": data.test_images is not None,
+        "rasters": data.test_rasters is not None,
+    }.get(data.dataset, False)
+    return ["train", "val", "test"] if has_test else ["train", "val"]
+
+
+def builtin_classes(data: DataConfig) -> ClassTable:
+    """The class table of ``data``: built in for the named datasets, else ``data.classes``."""
+    builtin = {"synthetic": SYNTHETIC_CLASSES, "camvid": CAMVID_CLASSES, "isbi2012": ISBI_CLASSES}
+    if data.dataset in builtin:
+        return builtin[data.dataset]
     if data.classes is None:
         raise ValueError(f"data.classes: a {data.dataset} dataset needs a class table YAML file")
-    classes = ClassTable.from_yaml(data.classes)
+    return ClassTable.from_yaml(data.classes)
+
+
+def build_split(data: DataConfig, split: str, *, seed: int = 0) -> Dataset[Pair]:
+    """The raw (un-augmented) dataset of ``split`` (``train``, ``val`` or ``test``).
+
+    Raises:
+        ConfigError: the dataset has no such split (naming the ones it has).
+    """
+    splits = available_splits(data)
+    if split not in splits:
+        hint = {
+            "folder": "; set data.test_images and data.test_masks",
+            "rasters": "; set data.test_rasters and data.test_raster_masks",
+        }.get(data.dataset, "")
+        raise ConfigError(
+            f"split {split!r}: the {data.dataset!r} dataset has the splits "
+            f"{', '.join(splits)}{hint}"
+        )
+    if data.dataset in ("synthetic", "camvid", "isbi2012"):
+        for key in ("bands", "nodata"):
+            if getattr(data, key) is not None:
+                raise ConfigError(
+                    f"data.{key}: the {data.dataset} images are 8-bit with no nodata; remove it"
+                )
+    if data.dataset == "synthetic":
+        count = data.train_samples if split == "train" else data.val_samples
+        return SyntheticSegmentation(
+            count, size=data.image_size, seed=seed if split == "train" else seed + 10_007
+        )
+    if data.dataset == "camvid":
+        assert data.root is not None
+        return CamVid(data.root, split)  # type: ignore[arg-type]
+    if data.dataset == "isbi2012":
+        assert data.root is not None
+        return ISBI2012(data.root, split)  # type: ignore[arg-type]
+    classes = builtin_classes(data)
     if data.dataset == "rasters":
-        return _raster_patches(data, classes, seed)
-    paths = [data.train_images, data.train_masks, data.val_images, data.val_masks]
-    train_images, train_masks, val_images, val_masks = (Path(str(p)) for p in paths)
-    train = FolderDataset(train_images, train_masks, classes=classes, mask_mode=data.mask_mode)
-    val = FolderDataset(val_images, val_masks, classes=classes, mask_mode=data.mask_mode)
-    return train, val, classes
-
-
-def _raster_patches(
-    data: DataConfig, classes: ClassTable, seed: int
-) -> tuple[Dataset[Pair], Dataset[Pair], ClassTable]:
-    assert data.train_rasters and data.train_raster_masks
-    assert data.val_rasters and data.val_raster_masks
-    weights = [1.0] * classes.num_classes if data.patch_sampling == "class_aware" else None
-    train = PatchDataset(
-        data.train_rasters,
-        data.train_raster_masks,
-        patch_size=data.patch_size,
-        mode="random",
-        patches_per_epoch=data.patches_per_epoch,
-        class_weights=weights,
-        seed=seed,
+        return _raster_patches(data, classes, seed, split)
+    images, masks = getattr(data, f"{split}_images"), getattr(data, f"{split}_masks")
+    return FolderDataset(
+        Path(str(images)),
+        Path(str(masks)),
         classes=classes,
+        mask_mode=data.mask_mode,
+        bands=data.bands,
+        nodata=data.nodata,
     )
-    val = PatchDataset(
-        data.val_rasters,
-        data.val_raster_masks,
+
+
+def _raster_patches(data: DataConfig, classes: ClassTable, seed: int, split: str) -> PatchDataset:
+    images = getattr(data, f"{split}_rasters")
+    masks = getattr(data, f"{split}_raster_masks")
+    assert images and masks
+    if split == "train":
+        weights = [1.0] * classes.num_classes if data.patch_sampling == "class_aware" else None
+        return PatchDataset(
+            images,
+            masks,
+            patch_size=data.patch_size,
+            mode="random",
+            patches_per_epoch=data.patches_per_epoch,
+            class_weights=weights,
+            seed=seed,
+            classes=classes,
+            bands=data.bands,
+            nodata=data.nodata,
+        )
+    return PatchDataset(
+        images,
+        masks,
         patch_size=data.patch_size,
         mode="grid",
         classes=classes,
+        bands=data.bands,
+        nodata=data.nodata,
     )
-    return train, val, classes
 
 
 def _limit(dataset: Dataset[Pair], count: int | None) -> Dataset[Pair]:
@@ -144,7 +203,10 @@ def _limit(dataset: Dataset[Pair], count: int | None) -> Dataset[Pair]:
 
 def build_data(config: Config, dist: DistInfo) -> DataBundle:
     data = config.data
-    train, val, classes = _datasets(data, config.train.seed)
+    classes = builtin_classes(data)
+    train = build_split(data, "train", seed=config.train.seed)
+    val = build_split(data, "val", seed=config.train.seed)
+    input_dtype = np.dtype(getattr(train, "input_dtype", np.uint8))
     train, val = _limit(train, data.limit_train), _limit(val, data.limit_val)
     if len(train) == 0 or len(val) == 0:  # type: ignore[arg-type]
         raise ValueError("the training or validation set is empty; check the data paths")
@@ -192,6 +254,7 @@ def build_data(config: Config, dist: DistInfo) -> DataBundle:
         mean=tuple(mean),
         std=tuple(std),
         seed=config.train.seed,
+        input_dtype=input_dtype.name,
     )
 
 

@@ -11,11 +11,14 @@ T = TypeVar("T")
 
 
 class _Silent:
-    def __init__(self, iterable: Iterable[T]) -> None:
-        self._iterable = iterable
+    def __init__(self, iterable: Iterable[T] | None) -> None:
+        self._iterable = iterable if iterable is not None else ()
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._iterable)
+
+    def update(self, count: int = 1) -> None:
+        pass
 
     def set_postfix(self, **_: Any) -> None:
         pass
@@ -25,7 +28,7 @@ class _Silent:
 
 
 def progress_bar(
-    iterable: Iterable[T],
+    iterable: Iterable[T] | None = None,
     *,
     total: int | None = None,
     initial: int = 0,
@@ -33,7 +36,8 @@ def progress_bar(
     enabled: bool = True,
     unit: str = "batch",
 ) -> Any:
-    """A tqdm bar over ``iterable`` showing ``desc``; a silent pass-through when disabled."""
+    """A tqdm bar over ``iterable`` (or updated by hand when None) showing ``desc``; a silent
+    pass-through when disabled."""
     if not enabled:
         return _Silent(iterable)
     return tqdm(iterable, total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True)

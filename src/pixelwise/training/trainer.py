@@ -15,12 +15,14 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from pixelwise.models.rescale import with_input_scale
+from pixelwise.record import CHECKPOINT_FORMAT
 from pixelwise.registry import create_model
 from pixelwise.training.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from pixelwise.training.config import Config
 from pixelwise.training.data_setup import DataBundle, build_data, epoch_batches, make_loader
 from pixelwise.training.distributed import all_reduce_mean, barrier, init_distributed
 from pixelwise.training.evaluation import EvaluationResult, evaluate_model
+from pixelwise.training.inference import make_record
 from pixelwise.training.losses_setup import build_criterion
 from pixelwise.training.optim import build_optimizer, build_scheduler
 from pixelwise.training.progress import progress_bar
@@ -87,7 +89,8 @@ class Trainer:
         self.memory_format = (
             torch.channels_last if config.train.channels_last else torch.contiguous_format
         )
-        model = model.to(memory_format=self.memory_format)
+        model = model.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # stubs lack memory_format
+        self.record = make_record(config, self.data, num_outputs=self.data.num_classes)
         self.model: nn.Module = model
         if self.dist.enabled:
             self.model = DistributedDataParallel(
@@ -119,8 +122,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         return {
-            "format": "pixelwise-checkpoint-1",
-            "model_name": self.config.model.name,
+            "format": CHECKPOINT_FORMAT,
+            "record": self.record.to_dict(),
             "model": _unwrap(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -136,11 +139,6 @@ class Trainer:
             },
             "rng": rng_state(),
             "config": self.config.to_dict(),
-            "classes": self.data.class_names,
-            "num_classes": self.data.num_classes,
-            "in_channels": self.data.in_channels,
-            "ignore_index": self.data.ignore_index,
-            "normalization": {"mean": list(self.data.mean), "std": list(self.data.std)},
         }
 
     def _save(self, name: str) -> None:
@@ -162,8 +160,9 @@ class Trainer:
     def _loss(self, output: Tensor | tuple[Tensor, Tensor], target: Tensor) -> Tensor:
         if isinstance(output, tuple):
             logits, aux_logits = output
-            model = _unwrap(self.model)
-            aux_weight = getattr(model, "aux_weight", self.config.loss.aux_weight)
+            aux_weight = self.config.loss.aux_weight
+            if aux_weight is None:  # the model's paper value, else torchvision's 0.4
+                aux_weight = float(getattr(_unwrap(self.model), "aux_weight", 0.4))
             main_loss = self.criterion(logits.float(), target)
             return main_loss + aux_weight * self.criterion(aux_logits.float(), target)
         # Losses run in float32 even under autocast: softmax, logs and sums of small terms.
@@ -248,6 +247,7 @@ class Trainer:
                     self.data,
                     self.device,
                     self.dist,
+                    batch_size=config.data.val_batch_size,
                     progress=False,
                     keep_samples=4,
                 )
@@ -298,12 +298,9 @@ class Trainer:
         names = result.report.class_names
         plot_confusion_matrix(result.confusion, names, self.output_dir / "confusion_matrix.png")
         if result.samples:
-            colors = list(self.data.classes.colors)
-            if len(colors) < len(names):  # binary models report a background class first
-                colors = [(0, 0, 0), *colors]
             plot_overlays(
                 result.samples,
-                colors,
+                self.record.labels.colors,
                 self.output_dir / "overlays.png",
                 ignore_index=self.data.ignore_index,
             )

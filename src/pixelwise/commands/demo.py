@@ -16,27 +16,30 @@ import numpy as np
 import tifffile
 import torch
 
-from pixelwise.data import SYNTHETIC_CLASSES, synthetic_raster
+from pixelwise.commands.predict import predict_path
+from pixelwise.data import synthetic_raster
 from pixelwise.metrics import ConfusionMatrix
-from pixelwise.tiling import Normalization, predict_file
-from pixelwise.training.config import (
+from pixelwise.record import TilingOptions
+from pixelwise.training import (
     Config,
     DataConfig,
+    DistInfo,
     LossConfig,
     ModelConfig,
     OptimConfig,
     TrainConfig,
+    Trainer,
+    evaluate_model,
+    load_trained_model,
 )
-from pixelwise.training.distributed import DistInfo
-from pixelwise.training.evaluation import evaluate_model
-from pixelwise.training.inference import load_trained_model
 from pixelwise.training.reporting import (
     colorize,
     plot_class_iou,
     plot_confusion_matrix,
     plot_overlays,
 )
-from pixelwise.training.trainer import Trainer
+
+DEMO_TILING = TilingOptions(tile=256, overlap=32, blend="gaussian", batch_size=4)
 
 
 def demo_config(out: Path, *, quick: bool, epochs: int | None) -> Config:
@@ -65,6 +68,7 @@ def demo_config(out: Path, *, quick: bool, epochs: int | None) -> Config:
         train=TrainConfig(
             epochs=epochs or (1 if quick else 6), output_dir=str(out / "run"), progress=not quick
         ),
+        tiling=DEMO_TILING,
     ).validate()
 
 
@@ -91,7 +95,8 @@ def run_demo(out: Path, *, quick: bool = False, epochs: int | None = None) -> Pa
     names = result.report.class_names
     plot_confusion_matrix(result.confusion, names, out / "confusion_matrix.png")
     plot_class_iou(result.report.iou, names, out / "class_iou.png", "Validation IoU per class")
-    plot_overlays(result.samples, SYNTHETIC_CLASSES.colors, out / "overlays.png")
+    colors = loaded.record.labels.colors
+    plot_overlays(result.samples, colors, out / "overlays.png")
     (out / "report.txt").write_text(str(result.report) + "\n")
 
     # Tiled inference on a raster larger than any training image, written and read as TIFF.
@@ -99,19 +104,7 @@ def run_demo(out: Path, *, quick: bool = False, epochs: int | None = None) -> Pa
     image, truth = synthetic_raster(size, size, seed=12345)
     raster = out / "synthetic_raster.tif"
     tifffile.imwrite(raster, image, tile=(256, 256), compression="zlib", photometric="rgb")
-    written = predict_file(
-        loaded.model,
-        raster,
-        out,
-        tile=256,
-        overlap=32,
-        blend="gaussian",
-        batch_size=4,
-        num_classes=loaded.num_classes,
-        colors=SYNTHETIC_CLASSES.colors,
-        normalization=Normalization(1 / 255, loaded.mean, loaded.std),
-        progress=not quick,
-    )
+    written = predict_path(loaded, raster, out, tiling=loaded.record.tiling, progress=not quick)
     labels = tifffile.imread(written[0])
     tiled = ConfusionMatrix(loaded.num_classes)
     tiled.update(torch.from_numpy(labels.astype(np.int64)), torch.from_numpy(truth))
@@ -119,8 +112,8 @@ def run_demo(out: Path, *, quick: bool = False, epochs: int | None = None) -> Pa
     preview = np.concatenate(
         [
             image[:512, :512],
-            colorize(truth[:512, :512], SYNTHETIC_CLASSES.colors),
-            colorize(labels[:512, :512], SYNTHETIC_CLASSES.colors),
+            colorize(truth[:512, :512], colors),
+            colorize(labels[:512, :512], colors),
         ],
         axis=1,
     )
@@ -132,9 +125,9 @@ def run_demo(out: Path, *, quick: bool = False, epochs: int | None = None) -> Pa
         "validation": result.report.to_dict(),
         "tiled_raster": {
             "size": [size, size],
-            "tile": 256,
-            "overlap": 32,
-            "blend": "gaussian",
+            "tile": DEMO_TILING.tile,
+            "overlap": DEMO_TILING.overlap,
+            "blend": DEMO_TILING.blend,
             **tiled_report.to_dict(),
         },
         "train_seconds": round(train_seconds, 1),

@@ -5,15 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from training_helpers import tiny_config
 
+from pixelwise.commands import crf as crf_search
 from pixelwise.crf import dense_crf
-from pixelwise.training import crf_search
-from pixelwise.training.config import config_from_dict
-from pixelwise.training.data_setup import build_data
-from pixelwise.training.distributed import DistInfo
-from pixelwise.training.evaluation import denormalize, evaluate_model, predict_probabilities
-from pixelwise.training.trainer import Trainer
+from pixelwise.training import DistInfo, Trainer, build_data, config_from_dict, evaluate_model
+from pixelwise.training.evaluation import denormalize, predict_probabilities
+
+
+def tiny_config(output_dir: Path, **sections: dict) -> dict:
+    """A seconds-long run: a 2-level, 4-channel U-Net on 32x32 synthetic scenes."""
+    config: dict = {
+        "model": {"name": "unet", "options": {"base_channels": 4, "depth": 2}},
+        "data": {"dataset": "synthetic", "train_samples": 16, "val_samples": 4,
+                 "image_size": [32, 32], "batch_size": 4},
+        "optim": {"name": "adamw", "lr": 0.01},
+        "train": {"epochs": 2, "output_dir": str(output_dir), "progress": False, "plots": False},
+    }  # fmt: skip
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    return config
 
 
 def test_search_scores_each_setting_like_a_full_evaluation(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -29,10 +39,8 @@ def test_search_scores_each_setting_like_a_full_evaluation(tmp_path: Path, monke
     best, records = crf_search.search_crf(model, bundle, device, num_images=len(bundle.val))
     assert records[0]["params"] is None and len(records) == 3
     for record in records:
-        result = evaluate_model(
-            model, bundle, device, DistInfo(), progress=False,
-            crf=record["params"] is not None, crf_params=record["params"],
-        )  # fmt: skip
+        refine = None if record["params"] is None else crf_search.crf_refiner(record["params"])
+        result = evaluate_model(model, bundle, device, DistInfo(), progress=False, refine=refine)
         assert abs(100 * result.report.summary()["mean_iou"] - record["val_mIoU"]) < 1e-6
     assert best == max(records[1:], key=lambda r: r["val_mIoU"])["params"]
     # The strong setting really changes the labels (the grid is not a no-op).

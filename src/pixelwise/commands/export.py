@@ -1,4 +1,15 @@
-"""Export a trained checkpoint to ONNX (the ``[export]`` extra) or TorchScript."""
+"""``pixelwise export``: a checkpoint to ONNX (the ``[export]`` extra) or TorchScript, with its
+model record, so the exported file can be run correctly without pixelwise.
+
+- ONNX: the record's JSON is the ``pixelwise.record`` entry of the model's ``metadata_props``
+  (``onnxruntime.InferenceSession(path).get_modelmeta().custom_metadata_map``).
+- TorchScript: the record's JSON is the extra file ``pixelwise.record.json``
+  (``torch.jit.load(path, _extra_files={"pixelwise.record.json": ""})``).
+
+The graph maps the normalised input ``(N, C, H, W)`` (``(raw * scale - mean) / std`` per band,
+nodata pixels' raw values set to 0 first) to logits ``(N, K, H, W)``; the record holds the
+bands, scale, mean, std, nodata and the class table to do the rest.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,11 @@ from typing import Literal
 import torch
 
 from pixelwise.models.rescale import InputRescale
-from pixelwise.training.inference import load_trained_model
+from pixelwise.record import ONNX_METADATA_KEY
+from pixelwise.training import load_trained_model
+
+TORCHSCRIPT_RECORD_FILE = "pixelwise.record.json"
+MODEL_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
 def export_checkpoint(
@@ -19,17 +34,20 @@ def export_checkpoint(
     size: tuple[int, int] | list[int] = (512, 512),
 ) -> Path:
     """Write ``out`` (ONNX with dynamic batch/height/width, or a traced TorchScript file)."""
-    loaded = load_trained_model(checkpoint, "cpu")
-    example = torch.zeros(1, loaded.in_channels, int(size[0]), int(size[1]))
     out = Path(out)
+    if out.exists() and out.resolve() == Path(checkpoint).resolve():
+        raise ValueError(f"--out {out} is the checkpoint itself; give another file name")
+    loaded = load_trained_model(checkpoint, "cpu")
+    record_json = loaded.record.to_json()
+    example = torch.zeros(1, loaded.in_channels, int(size[0]), int(size[1]))
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "torchscript":
         with torch.no_grad():
             traced = torch.jit.trace(loaded.model, example)
-        traced.save(str(out))
+        torch.jit.save(traced, str(out), _extra_files={TORCHSCRIPT_RECORD_FILE: record_json})
         return out
     try:
-        import onnx  # noqa: F401
+        import onnx
     except ImportError:
         raise ImportError(
             "ONNX export needs the onnx package: pip install 'pixelwise[export]'"
@@ -53,4 +71,8 @@ def export_checkpoint(
         opset_version=17,
         dynamo=False,
     )
+    graph = onnx.load(str(out))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, record_json
+    onnx.save(graph, str(out))
     return out

@@ -64,6 +64,11 @@ def test_float32_with_nodata_agrees_and_marks_nodata(
 ) -> None:
     record = load_trained_model(float32_run.checkpoint).record
     assert record.preprocessing.dtype == "float32" and record.preprocessing.scale == (1.0,) * 4
+    # no mean/std in the config: measured on the training images, nodata pixels left out
+    train = [rasterio.open(p).read() for p in sorted((float32_run.root / "ti").glob("*.tif"))]
+    valid = np.concatenate([t[:, t[0] != -9999.0] for t in train], axis=1).astype(np.float64)
+    assert record.preprocessing.mean == pytest.approx(valid.mean(axis=1).tolist(), rel=1e-6)
+    assert record.preprocessing.std == pytest.approx(valid.std(axis=1).tolist(), rel=1e-5)
     for from_eval, from_predict in _evaluate_and_predict(float32_run, tmp_path):
         nodata = np.zeros((48, 64), dtype=bool)
         nodata[:6, :10] = True

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from pixelwise.io.raster import fill_nodata, nodata_mask
 from pixelwise.io.sources import ArraySource, RasterSource
+from pixelwise.outputs import main_logits, probabilities
 from pixelwise.record import Blend, TilingOptions
 from pixelwise.tiling.grid import Tile, TileGrid
 from pixelwise.tiling.weights import crop_interval, grid_axis_norm, grid_axis_weights
@@ -150,11 +151,7 @@ def _buffer_rows(grid: TileGrid, batch_size: int) -> int:
 
 
 def _forward(model: Model, batch: Tensor) -> Tensor:
-    output = model(batch)
-    if isinstance(output, dict):  # torchvision segmentation models
-        output = output["out"]
-    elif isinstance(output, (tuple, list)):  # (logits, aux_logits)
-        output = output[0]
+    output = main_logits(model(batch))  # (logits, aux) tuples, torchvision's {"out": ...}
     if output.ndim != 4 or output.shape[0] != batch.shape[0] or output.shape[2:] != batch.shape[2:]:
         raise ValueError(
             f"the model must map (B, C, h, w) to logits (B, K, h, w) at input resolution; "
@@ -164,9 +161,7 @@ def _forward(model: Model, batch: Tensor) -> Tensor:
 
 
 def _activate(logits: Tensor, space: str) -> Tensor:
-    if space == "logits":
-        return logits
-    return torch.sigmoid(logits) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)
+    return logits if space == "logits" else probabilities(logits, dim=1)
 
 
 def _predict_batch(model: Model, batch: Tensor, flips: Sequence[tuple[int, ...]], space: str):

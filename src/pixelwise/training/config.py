@@ -28,6 +28,9 @@ class DataConfig:
     ``val_images``/``val_masks`` and optionally ``test_images``/``test_masks``, paired by file
     stem, class table in ``classes``), ``camvid`` (SegNet release layout under ``root``, with a
     test split) or ``isbi2012`` (under ``root``).
+    ``mean``/``std`` (one per band) normalise the scaled pixels; unset, 8-bit RGB uses ImageNet's,
+    other 8-bit images 0.5/0.25, and 16-bit or float images the per-band statistics of up to 64
+    training images (measured once, recorded in the model record).
     ``bands`` (1-based, in order) selects the bands read from every image file, in training and
     at prediction; ``nodata`` overrides the files' own nodata value. Nodata pixels are labelled
     ``ignore_index`` and enter the model as raw value 0.

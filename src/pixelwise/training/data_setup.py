@@ -201,6 +201,35 @@ def _limit(dataset: Dataset[Pair], count: int | None) -> Dataset[Pair]:
     return torch.utils.data.Subset(dataset, range(count))
 
 
+def band_statistics(
+    dataset: Dataset[Pair], ignore_index: int | None, *, max_items: int = 64
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-band mean and standard deviation of the (scaled, un-augmented) training images, over
+    up to ``max_items`` items spread evenly over the set; pixels labelled ``ignore_index``
+    (nodata among them) are left out. Accumulated in float64."""
+    count = len(dataset)  # type: ignore[arg-type]
+    picks = np.unique(np.linspace(0, count - 1, num=min(count, max_items)).round().astype(int))
+    sums = sq_sums = None
+    pixels = 0
+    for index in picks.tolist():
+        image, mask = dataset[index]
+        values = image.double().flatten(1)
+        if ignore_index is not None:
+            values = values[:, mask.flatten() != ignore_index]
+        part, part_sq = values.sum(dim=1), (values * values).sum(dim=1)
+        sums = part if sums is None else sums + part
+        sq_sums = part_sq if sq_sums is None else sq_sums + part_sq
+        pixels += values.shape[1]
+    if sums is None or sq_sums is None or pixels == 0:
+        raise ValueError(
+            "cannot measure band statistics: every training pixel is ignored; "
+            "set data.mean and data.std"
+        )
+    mean = sums / pixels
+    std = (sq_sums / pixels - mean * mean).clamp(min=0).sqrt().clamp(min=1e-6)
+    return tuple(mean.tolist()), tuple(std.tolist())
+
+
 def build_data(config: Config, dist: DistInfo) -> DataBundle:
     data = config.data
     classes = builtin_classes(data)
@@ -213,6 +242,8 @@ def build_data(config: Config, dist: DistInfo) -> DataBundle:
     in_channels = int(train[0][0].shape[0])
     if data.mean is not None and data.std is not None:
         mean, std = tuple(data.mean), tuple(data.std)
+    elif input_dtype != np.uint8:  # 16-bit, float: no convention fits, measure the bands
+        mean, std = band_statistics(train, classes.ignore_index)
     elif in_channels == 3:
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     else:

@@ -104,6 +104,9 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
+    """``encoder_lr``: the learning rate of the model's encoder (e.g. 10x lower than ``lr`` to
+    fine-tune a pretrained one); ``None`` trains everything at ``lr``. Schedules scale both."""
+
     name: Literal["sgd", "adamw"] = "adamw"
     lr: float = 1e-3
     momentum: float = 0.9
@@ -113,6 +116,7 @@ class OptimConfig:
     warmup_steps: int = 0
     min_lr: float = 0.0
     grad_clip: float | None = None
+    encoder_lr: float | None = None
 
 
 @dataclass
@@ -120,7 +124,9 @@ class TrainConfig:
     """How the loop runs. ``precision``: ``auto`` is float16 mixed precision with a gradient
     scaler on CUDA and float32 on the CPU; ``bf16`` autocasts to bfloat16 on either (about 2x
     faster training on CPUs with AVX512-BF16 or AMX); ``fp16`` needs CUDA. ``channels_last``
-    stores activations NHWC, which oneDNN and cuDNN convolutions prefer."""
+    stores activations NHWC, which oneDNN and cuDNN convolutions prefer.
+    ``freeze_encoder_epochs``: the encoder (weights and BatchNorm statistics) stays fixed for the
+    first N epochs while the decoder learns, then trains with the rest."""
 
     epochs: int = 10
     seed: int = 0
@@ -136,6 +142,7 @@ class TrainConfig:
     plots: bool = True
     progress: bool = True
     deterministic: bool = True
+    freeze_encoder_epochs: int = 0
 
 
 @dataclass
@@ -224,6 +231,12 @@ class Config:
         for key, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{key}: must be > 0, got {value}")
+        if self.optim.encoder_lr is not None and self.optim.encoder_lr <= 0:
+            raise ConfigError(f"optim.encoder_lr: must be > 0, got {self.optim.encoder_lr}")
+        if self.train.freeze_encoder_epochs < 0:
+            raise ConfigError(
+                f"train.freeze_encoder_epochs: must be >= 0, got {self.train.freeze_encoder_epochs}"
+            )
         if not 0 < data.train_scale <= 1:
             raise ConfigError(f"data.train_scale: must be in (0, 1], got {data.train_scale}")
         if data.eval_scale is not None and not 0 < data.eval_scale <= 4:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -10,18 +11,32 @@ from torch import nn
 from pixelwise.training.config import OptimConfig
 
 
+def model_encoder(model: nn.Module) -> nn.Module | None:
+    """The model's encoder (the ``encoder`` attribute of encoder-based models), or None."""
+    encoder = getattr(model, "encoder", None)
+    return encoder if isinstance(encoder, nn.Module) else None
+
+
 def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
-    """SGD with momentum or AdamW; no weight decay on norm weights and biases."""
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
+    """SGD with momentum or AdamW; no weight decay on norm weights and biases; the encoder's
+    parameters at ``optim.encoder_lr`` when it is set (fine-tuning a pretrained encoder)."""
+    encoder = model_encoder(model) if config.encoder_lr is not None else None
+    in_encoder = {id(p) for p in encoder.parameters()} if encoder is not None else set()
+    buckets: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        (no_decay if param.ndim <= 1 or name.endswith(".bias") else decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+        no_decay = param.ndim <= 1 or name.endswith(".bias")
+        buckets.setdefault((id(param) in in_encoder, no_decay), []).append(param)
+    groups: list[dict[str, Any]] = []
+    for (encoder_part, no_decay), params in sorted(buckets.items()):
+        group: dict[str, Any] = {
+            "params": params,
+            "weight_decay": 0.0 if no_decay else config.weight_decay,
+        }
+        if encoder_part:
+            group["lr"] = config.encoder_lr
+        groups.append(group)
     if config.name == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=False)
     return torch.optim.AdamW(groups, lr=config.lr)

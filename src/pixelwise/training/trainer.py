@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +21,13 @@ from pixelwise.record import CHECKPOINT_FORMAT
 from pixelwise.registry import create_model
 from pixelwise.training.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from pixelwise.training.config import Config
+from pixelwise.training.config_schema import ConfigError
 from pixelwise.training.data_setup import DataBundle, build_data, epoch_batches, make_loader
 from pixelwise.training.distributed import all_reduce_mean, barrier, init_distributed
 from pixelwise.training.evaluation import EvaluationResult, evaluate_model
 from pixelwise.training.inference import make_record
 from pixelwise.training.losses_setup import build_criterion
-from pixelwise.training.optim import build_optimizer, build_scheduler
+from pixelwise.training.optim import build_optimizer, build_scheduler, model_encoder
 from pixelwise.training.progress import progress_bar
 
 LAST = "last.pt"
@@ -92,10 +95,16 @@ class Trainer:
         model = model.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # stubs lack memory_format
         self.record = make_record(config, self.data, num_outputs=self.data.num_classes)
         self.model: nn.Module = model
-        if self.dist.enabled:
-            self.model = DistributedDataParallel(
-                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+        self.encoder = model_encoder(model)
+        if self.encoder is None and (
+            config.optim.encoder_lr is not None or config.train.freeze_encoder_epochs
+        ):
+            raise ConfigError(
+                f"model {config.model.name!r} has no encoder to fine-tune; remove "
+                "optim.encoder_lr and train.freeze_encoder_epochs (or choose an encoder model)"
             )
+        self.encoder_frozen = False
+        self._wrap_distributed()
         self.criterion = build_criterion(config.loss, self.data, self.device)
         self.optimizer = build_optimizer(model, config.optim)
         self.steps_per_epoch = len(epoch_batches(self.data, config, self.dist, epoch=0))
@@ -119,6 +128,25 @@ class Trainer:
                 # A fresh run in a used folder: keep the old epochs' log, out of the new one's.
                 log.replace(self.output_dir / "log.previous.jsonl")
 
+    def _wrap_distributed(self) -> None:
+        """(Re-)wrap the model in DDP, which registers the parameters that take gradients."""
+        if self.dist.enabled:
+            model = _unwrap(self.model)
+            self.model = DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+
+    def _freeze_encoder(self, frozen: bool) -> None:
+        """Fix (or release) the encoder's weights; its BatchNorm statistics stay fixed too."""
+        if self.encoder is None:
+            return
+        if frozen != self.encoder_frozen:
+            self.encoder.requires_grad_(not frozen)
+            self.encoder_frozen = frozen
+            self._wrap_distributed()
+        if frozen:
+            self.encoder.eval()
+
     # -- checkpoints -------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         return {
@@ -139,6 +167,7 @@ class Trainer:
             },
             "rng": rng_state(),
             "config": self.config.to_dict(),
+            "command": " ".join(shlex.quote(arg) for arg in sys.argv),
         }
 
     def _save(self, name: str) -> None:
@@ -171,6 +200,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         config = self.config
         self.model.train()
+        self._freeze_encoder(epoch < config.train.freeze_encoder_epochs)
         batches = epoch_batches(self.data, config, self.dist, epoch=epoch)[: self.steps_per_epoch]
         start_step = self.state.step_in_epoch
         loader = make_loader(self.data, batches[start_step:], epoch=epoch, config=config)

@@ -21,7 +21,8 @@ def test_typo_names_model_key_and_suggestion() -> None:
     assert "unknown option 'bakcbone'" in message
     assert "did you mean 'backbone'?" in message
     # The valid options are listed with their defaults.
-    assert "backbone='resnet50'" in message
+    assert "encoder='resnet50'" in message
+    assert "backbone=None" in message  # the deprecated alias of encoder=
     assert "output_stride=16" in message
     assert "num_classes" not in message and "in_channels" not in message
 

@@ -13,7 +13,7 @@ import importlib
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
@@ -24,12 +24,18 @@ ModelBuilder = Callable[..., nn.Module]
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """What the registry knows about one model name."""
+    """What the registry knows about one model name; ``default_encoder``: the encoder the
+    builder uses by default (None for a built-in contracting path, e.g. U-Net's)."""
 
     name: str
     builder: ModelBuilder
     paper: str
-    default_backbone: str | None
+    default_encoder: str | None
+
+    @property
+    def default_backbone(self) -> str | None:
+        """Former name of :attr:`default_encoder`."""
+        return self.default_encoder
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -37,18 +43,28 @@ _MODELS_PACKAGE = "pixelwise.models"
 
 
 def register_model(
-    name: str, *, paper: str = "", default_backbone: str | None = None
+    name: str,
+    *,
+    paper: str = "",
+    default_encoder: str | None = None,
+    default_backbone: str | None = None,
 ) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Decorator that registers ``builder`` under ``name``.
+    """Decorator that registers ``builder`` under ``name``; ``default_backbone`` is the former
+    name of ``default_encoder``.
 
     Raises:
-        ValueError: if ``name`` is already registered.
+        ValueError: if ``name`` is already registered, or both default names are given.
     """
+    if default_backbone is not None:
+        if default_encoder is not None:
+            raise ValueError(f"model {name!r}: give default_encoder only")
+        default_encoder = default_backbone
 
     def decorator(builder: ModelBuilder) -> ModelBuilder:
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, builder, paper, default_backbone)
+        default = None if default_encoder is None else str(default_encoder)
+        _REGISTRY[name] = ModelEntry(name, builder, paper, default)
         return builder
 
     return decorator
@@ -130,7 +146,7 @@ def validate_model_options(name: str, options: Mapping[str, object]) -> None:
         ModelOptionsError: the first problem found, on one line naming the model and the key.
 
     Example:
-        >>> validate_model_options("deeplab_v3", {"backbone": "resnet18"})
+        >>> validate_model_options("deeplab_v3", {"encoder": "resnet18"})
     """
     builder = model_info(name).builder
     accepted = builder_options(name)
@@ -149,7 +165,7 @@ def validate_model_options(name: str, options: Mapping[str, object]) -> None:
         if key not in accepted:
             if open_ended:
                 continue
-            close = difflib.get_close_matches(key, accepted, n=3)
+            close = _closest(key, accepted)
             hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             raise ModelOptionsError(
                 f"model {name!r}: unknown option {key!r}{hint}; "
@@ -174,6 +190,15 @@ def validate_model_options(name: str, options: Mapping[str, object]) -> None:
         )
 
 
+def _closest(key: str, names: Iterable[str]) -> list[str]:
+    """Up to 3 names close to ``key`` (``difflib``'s 0.6 cutoff), keeping only those about as
+    close as the best one: ``base_channel`` suggests ``base_channels``, not also
+    ``decoder_channels``."""
+    close = difflib.get_close_matches(key, names, n=3)
+    ratios = [difflib.SequenceMatcher(None, key, name).ratio() for name in close]
+    return [name for name, ratio in zip(close, ratios) if ratio >= ratios[0] - 0.1]
+
+
 def _check_data_argument(name: str, key: str, value: object) -> None:
     """``in_channels`` passed to :func:`create_model` must be a positive int."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -181,7 +206,7 @@ def _check_data_argument(name: str, key: str, value: object) -> None:
 
 
 def _describe_options(accepted: Mapping[str, inspect.Parameter]) -> str:
-    """``backbone='resnet50', output_stride=16, ...``; a required option shows no default."""
+    """``encoder='resnet50', output_stride=16, ...``; a required option shows no default."""
     if not accepted:
         return "(none)"
     return ", ".join(

@@ -1,4 +1,5 @@
-"""The Encoder contract on every backbone: channels, reductions, sizes, gradients, dtype."""
+"""The Encoder contract on every encoder of ``list_encoders()``: channels, reductions, sizes,
+gradients, dtype, and what ``encoder_info`` says about it."""
 
 from __future__ import annotations
 
@@ -7,21 +8,50 @@ import math
 import pytest
 import torch
 
-from pixelwise.encoders import Encoder, create_encoder
+from pixelwise.encoders import Encoder, create_encoder, encoder_info, list_encoders
 
-# ResNet-34/VGG16-BN share their code paths with ResNet-18/VGG16 (their keys are checked too).
-FORWARD_NAMES = ("resnet18", "resnet50", "vgg16", "mobilenet_v2")
+NAMES = list_encoders()
+# Written by hand (torchvision's models), not read from the code under test.
 EXPECTED_CHANNELS = {
     "resnet18": (64, 64, 128, 256, 512),
+    "resnet34": (64, 64, 128, 256, 512),
     "resnet50": (64, 256, 512, 1024, 2048),
+    "resnet101": (64, 256, 512, 1024, 2048),
     "vgg16": (64, 128, 256, 512, 512),
+    "vgg16_bn": (64, 128, 256, 512, 512),
     "mobilenet_v2": (16, 24, 32, 96, 1280),
 }
 EXPECTED_REDUCTIONS = {32: (2, 4, 8, 16, 32), 16: (2, 4, 8, 16, 16), 8: (2, 4, 8, 8, 8)}
+# VGG's output strides 16 and 8 are DeepLab v1's stride-1 3x3 pools, not the atrous algorithm.
+ATROUS = [name for name in NAMES if not name.startswith("vgg")]
+
+
+def test_every_encoder_has_expected_channels() -> None:
+    assert set(EXPECTED_CHANNELS) == set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_encoder_info_describes_the_built_encoder(name: str) -> None:
+    info = encoder_info(name)
+    assert info.name == name and info.out_channels == EXPECTED_CHANNELS[name]
+    assert info.reductions == EXPECTED_REDUCTIONS[32]
+    for output_stride in info.output_strides:
+        with torch.device("meta"):
+            encoder = create_encoder(name, output_stride=output_stride)
+        assert encoder.out_channels == info.out_channels
+        assert encoder.reductions == EXPECTED_REDUCTIONS[output_stride]
+        assert encoder.pool_indices == info.pool_indices
+    with torch.device("meta"):
+        if info.multi_grid:
+            create_encoder(name, multi_grid=(1,) * len(encoder.layer4))
+        else:
+            with pytest.raises(TypeError):
+                create_encoder(name, multi_grid=(1, 2, 4))
+    assert dict(info.weights).keys() == {"imagenet", "file"}
 
 
 @pytest.mark.parametrize("output_stride", [32, 16, 8])
-@pytest.mark.parametrize("name", FORWARD_NAMES)
+@pytest.mark.parametrize("name", NAMES)
 def test_feature_shapes(name: str, output_stride: int) -> None:
     torch.manual_seed(0)
     encoder = create_encoder(name, output_stride=output_stride).eval()
@@ -52,7 +82,7 @@ def test_odd_sizes_worked_by_hand() -> None:
     assert [tuple(f.shape[-2:]) for f in features] == [(49, 66), (25, 33), (13, 17), (7, 9), (4, 5)]
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "vgg16_bn", "mobilenet_v2"])
+@pytest.mark.parametrize("name", NAMES)
 def test_forward_backward_float64(name: str) -> None:
     torch.manual_seed(0)
     encoder = create_encoder(name, output_stride=16).double().train()
@@ -68,7 +98,7 @@ def test_forward_backward_float64(name: str) -> None:
         assert torch.isfinite(parameter.grad).all(), parameter_name
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet_v2"])
+@pytest.mark.parametrize("name", ATROUS)
 def test_output_stride_is_the_atrous_algorithm(name: str) -> None:
     """Removing strides and dilating the later convs computes the same responses densely.
 
@@ -95,14 +125,14 @@ def test_output_stride_is_the_atrous_algorithm(name: str) -> None:
             torch.testing.assert_close(dense[..., ::step, ::step], coarse, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "vgg16", "mobilenet_v2"])
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("output_stride", [4, 12, 64])
 def test_bad_output_stride(name: str, output_stride: int) -> None:
     with pytest.raises(ValueError, match=f"got {output_stride}"):
         create_encoder(name, output_stride=output_stride)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "vgg16", "mobilenet_v2"])
+@pytest.mark.parametrize("name", NAMES)
 def test_in_channels_changes_first_conv(name: str) -> None:
     encoder = create_encoder(name, in_channels=5).eval()
     with torch.no_grad():

@@ -29,14 +29,14 @@ SMALL_OPTIONS: dict[str, dict[str, object]] = {
     "segnet_basic": {"width": 16},
     "fcn": {"fc_channels": 64, "aux": False},  # the VGG FCN has no auxiliary head
     "parsenet": {"fc_channels": 64},
-    "deeplab_v2": {"backbone": "resnet18", "output_stride": 16},
-    "deeplab_v3": {"backbone": "resnet18"},
-    "deeplab_v3plus": {"backbone": "resnet18"},
-    "pspnet": {"backbone": "resnet18", "output_stride": 16},
+    "deeplab_v2": {"encoder": "resnet18", "output_stride": 16},
+    "deeplab_v3": {"encoder": "resnet18"},
+    "deeplab_v3plus": {"encoder": "resnet18"},
+    "pspnet": {"encoder": "resnet18", "output_stride": 16},
 }
 # Further configurations that take a different code path of the same builder.
 EXTRA_CONFIGS: list[tuple[str, dict[str, object]]] = [
-    ("fcn", {"backbone": "resnet18", "aux": True}),
+    ("fcn", {"encoder": "resnet18", "aux": True}),
 ]
 
 # Export input size: odd by default. PSPNet's adaptive average pooling has no ONNX export

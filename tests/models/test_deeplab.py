@@ -33,7 +33,7 @@ def test_deeplabv3_resnet50_parameter_counts_match_torchvision(torchvision_deepl
     aux = sum(p.numel() for p in model.aux_classifier.parameters())
     assert total == 42_004_074
     assert total - aux == 39_638_869
-    without_aux = create_model("deeplab_v3", num_classes=21, backbone="resnet50", output_stride=8)
+    without_aux = create_model("deeplab_v3", num_classes=21, encoder="resnet50", output_stride=8)
     assert without_aux.aux_classifier is None
     assert sum(p.numel() for p in without_aux.parameters()) == 39_638_869
 
@@ -82,7 +82,7 @@ def test_deeplabv3_torchvision_preset_structure(torchvision_deeplabv3):
 @pytest.mark.parametrize(("output_stride", "rates"), [(16, [6, 12, 18]), (8, [12, 24, 36])])
 def test_deeplabv3_aspp_rates_follow_output_stride(output_stride, rates):
     model = create_model(
-        "deeplab_v3", num_classes=2, backbone="resnet18", output_stride=output_stride
+        "deeplab_v3", num_classes=2, encoder="resnet18", output_stride=output_stride
     )
     aspp = model.classifier[0]
     assert [aspp.convs[i][0].dilation[0] for i in (1, 2, 3)] == rates
@@ -93,14 +93,14 @@ def test_deeplabv3_aspp_rates_follow_output_stride(output_stride, rates):
 def test_deeplabv3_multi_grid_rates():
     # DeepLab v3, Sec. 4.1: Multi_Grid = (1, 2, 4) at output stride 16 gives rates 2 * (1, 2, 4).
     model = create_model(
-        "deeplab_v3", num_classes=2, backbone="resnet50", output_stride=16, multi_grid=(1, 2, 4)
+        "deeplab_v3", num_classes=2, encoder="resnet50", output_stride=16, multi_grid=(1, 2, 4)
     )
     assert [block.conv2.dilation[0] for block in model.backbone.layer4] == [2, 4, 8]
 
 
 def test_deeplabv3_mobilenet_v2_and_aux_only_in_training():
     model = create_model(
-        "deeplab_v3", num_classes=1, in_channels=2, backbone="mobilenet_v2", aux=True
+        "deeplab_v3", num_classes=1, in_channels=2, encoder="mobilenet_v2", aux=True
     )
     x = torch.randn(2, 2, 29, 35)
     model.train()
@@ -115,7 +115,7 @@ def test_deeplabv3_mobilenet_v2_and_aux_only_in_training():
 
 
 def test_deeplabv3plus_decoder_layout_and_stride4_logits():
-    model = create_model("deeplab_v3plus", num_classes=5, backbone="resnet50").eval()
+    model = create_model("deeplab_v3plus", num_classes=5, encoder="resnet50").eval()
     assert model.output_stride == 16
     assert model.skip_index == 1  # ResNet layer1 (stride 4, 256 channels)
     assert model.decoder.reduce_skip[0].in_channels == 256
@@ -139,7 +139,7 @@ def test_deeplabv3plus_decoder_layout_and_stride4_logits():
 
 
 def test_deeplabv3plus_mobilenet_v2_uses_24_channel_skip():
-    model = create_model("deeplab_v3plus", num_classes=3, backbone="mobilenet_v2", aux=True)
+    model = create_model("deeplab_v3plus", num_classes=3, encoder="mobilenet_v2", aux=True)
     assert model.backbone.reductions[model.skip_index] == 4
     assert model.decoder.reduce_skip[0].in_channels == 24
     model.train()
@@ -162,7 +162,7 @@ def test_deeplab_v1_largefov_parameters_and_output_stride():
 
 
 def test_deeplab_v2_vgg_branches_are_summed_fc_heads():
-    model = create_model("deeplab_v2", num_classes=21, backbone="vgg16")
+    model = create_model("deeplab_v2", num_classes=21, encoder="vgg16")
     branch = 9 * 512 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 21 + 21
     assert sum(p.numel() for p in model.parameters()) == VGG16_CONV_PARAMS + 4 * branch
     assert model.classifier.rates == (6, 12, 18, 24)
@@ -173,7 +173,7 @@ def test_deeplab_v2_vgg_branches_are_summed_fc_heads():
 
 
 def test_deeplab_v2_resnet101_is_default_with_single_conv_branches():
-    assert model_info("deeplab_v2").default_backbone == "resnet101"
+    assert model_info("deeplab_v2").default_encoder == "resnet101"
     model = create_model("deeplab_v2", num_classes=21)
     assert model.output_stride == 8 and model.postprocess == "dense_crf"
     assert [b.dilation[0] for b in model.classifier.branches] == [6, 12, 18, 24]
@@ -183,10 +183,11 @@ def test_deeplab_v2_resnet101_is_default_with_single_conv_branches():
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("deeplab_v3", {"backbone": "vgg16"}, "backbone must be one of"),
+        ("deeplab_v3", {"encoder": "vgg19"}, "unknown encoder 'vgg19'; choose one of .*vgg16"),
         ("deeplab_v3", {"output_stride": 4}, "output_stride must be 8, 16 or 32"),
-        ("deeplab_v3plus", {"backbone": "mobilenet_v2", "multi_grid": (1, 2, 4)}, "multi_grid"),
-        ("deeplab_v1", {"backbone": "resnet50"}, "vgg16"),
+        ("deeplab_v3plus", {"encoder": "mobilenet_v2", "multi_grid": (1, 2, 4)}, "multi_grid"),
+        ("deeplab_v3", {"encoder": "resnet18", "multi_grid": (1, 2, 4)}, "multi_grid must hold 2"),
+        ("deeplab_v1", {"encoder": "resnet51"}, "'deeplab_v1': unknown encoder 'resnet51'"),
     ],
 )
 def test_bad_options_raise_clear_errors(name, options, message):

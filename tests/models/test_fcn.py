@@ -23,8 +23,8 @@ def _count(model: nn.Module) -> int:
 
 def test_resnet50_parameter_counts_equal_torchvision() -> None:
     with torch.device("meta"):
-        with_aux = create_model("fcn", num_classes=21, backbone="resnet50", aux=True)
-        without_aux = create_model("fcn", num_classes=21, backbone="resnet50")
+        with_aux = create_model("fcn", num_classes=21, encoder="resnet50", aux=True)
+        without_aux = create_model("fcn", num_classes=21, encoder="resnet50")
     assert _count(with_aux) == 35_322_218
     assert _count(without_aux) == 32_957_013
     assert with_aux.output_stride == 8  # layer3 and layer4 dilated
@@ -33,7 +33,7 @@ def test_resnet50_parameter_counts_equal_torchvision() -> None:
 def test_resnet101_parameter_count_equals_torchvision() -> None:
     """ResNet-101 without fc (fixtures README count) + FCNHead(2048) + FCNHead(1024)."""
     with torch.device("meta"):
-        model = create_model("fcn", num_classes=21, backbone="resnet101", aux=True)
+        model = create_model("fcn", num_classes=21, encoder="resnet101", aux=True)
     backbone = 44_549_160 - (2048 * 1000 + 1000)
     head = (2048 * 512 * 9 + 2 * 512) + (512 * 21 + 21)
     aux_head = (1024 * 256 * 9 + 2 * 256) + (256 * 21 + 21)
@@ -42,7 +42,7 @@ def test_resnet101_parameter_count_equals_torchvision() -> None:
 
 def test_resnet50_loads_a_state_dict_with_torchvision_keys_strictly() -> None:
     fixture = json.loads((FIXTURES / "fcn_resnet50.json").read_text())["state_dict"]
-    model = create_model("fcn", num_classes=21, backbone="resnet50", aux=True)
+    model = create_model("fcn", num_classes=21, encoder="resnet50", aux=True)
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == fixture
     torch.manual_seed(0)
     state = {
@@ -138,11 +138,12 @@ def test_vgg_variants_give_input_size_on_odd_inputs(variant: str) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"backbone": "vgg16", "aux": True}, "aux=True needs a ResNet"),
-        ({"backbone": "resnet50", "variant": "8s"}, "variant='8s' applies to VGG"),
-        ({"backbone": "resnet50", "fc_channels": 1024}, "fc_channels and dropout"),
+        ({"encoder": "vgg16", "aux": True}, "aux=True needs a non-VGG encoder"),
+        ({"encoder": "resnet50", "variant": "8s"}, "variant='8s' applies to VGG"),
+        ({"encoder": "resnet50", "fc_channels": 1024}, "fc_channels and dropout"),
         ({"variant": "4s"}, "'4s'"),
-        ({"backbone": "alexnet"}, "'alexnet'.*vgg16.*resnet101"),
+        ({"encoder": "alexnet"}, "'fcn': unknown encoder 'alexnet'.*resnet101.*vgg16"),
+        ({"encoder": "vgg16_bn", "output_stride": 16}, "FCN-32s/16s/8s.*output_stride=16"),
     ],
 )
 def test_bad_options_are_explained(options: dict[str, object], message: str) -> None:

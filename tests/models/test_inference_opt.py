@@ -47,9 +47,9 @@ def test_fold_batchnorm_matches_conv_then_batchnorm_in_float64(groups, bias):
 @pytest.mark.parametrize(
     ("name", "options"),
     [
-        ("deeplab_v3", {"backbone": "resnet18"}),
-        ("deeplab_v3plus", {"backbone": "mobilenet_v2"}),
-        ("pspnet", {"backbone": "resnet18", "aux": True}),
+        ("deeplab_v3", {"encoder": "resnet18"}),
+        ("deeplab_v3plus", {"encoder": "mobilenet_v2"}),
+        ("pspnet", {"encoder": "resnet18", "aux": True}),
     ],
 )
 def test_optimize_for_inference_is_exact_and_folds_every_batchnorm(name, options):
@@ -104,7 +104,7 @@ def test_batchnorm_after_a_shared_conv_output_is_not_folded():
 
 
 def test_channels_last_parameters():
-    model = create_model("deeplab_v3", num_classes=2, backbone="resnet18")
+    model = create_model("deeplab_v3", num_classes=2, encoder="resnet18")
     optimized = optimize_for_inference(model)
     weight = optimized.backbone.layer1[0].conv1.weight
     assert weight.is_contiguous(memory_format=torch.channels_last)

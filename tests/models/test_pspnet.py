@@ -12,7 +12,7 @@ RESNET50_PARAMS = 23_508_032  # torchvision resnet50() without fc
 
 def test_pspnet_resnet50_parameter_count_by_hand():
     model = create_model("pspnet", num_classes=21, aux=True)
-    assert model_info("pspnet").default_backbone == "resnet50"
+    assert model_info("pspnet").default_encoder == "resnet50"
     pyramid = 4 * (2048 * 512 + 2 * 512)  # four 1x1 convs to 2048/4 channels + BN
     bottleneck = 9 * 4096 * 512 + 2 * 512  # 3x3 conv on the 4096 concatenated channels + BN
     classifier = 512 * 21 + 21
@@ -24,7 +24,7 @@ def test_pspnet_resnet50_parameter_count_by_hand():
 
 
 def test_pspnet_pyramid_bins_and_dilated_backbone():
-    model = create_model("pspnet", num_classes=4, backbone="resnet18").eval()
+    model = create_model("pspnet", num_classes=4, encoder="resnet18").eval()
     pyramid = model.classifier[0]
     assert pyramid.bins == (1, 2, 3, 6)
     assert pyramid.out_channels == 1024  # 512 + 4 * 128
@@ -34,7 +34,7 @@ def test_pspnet_pyramid_bins_and_dilated_backbone():
 
 
 def test_pspnet_aux_output_only_in_training_and_gradients_reach_both_heads():
-    model = create_model("pspnet", num_classes=3, in_channels=1, backbone="resnet18", aux=True)
+    model = create_model("pspnet", num_classes=3, in_channels=1, encoder="resnet18", aux=True)
     x = torch.randn(2, 1, 33, 41)
     model.train()
     logits, aux_logits = model(x)
@@ -50,15 +50,18 @@ def test_pspnet_aux_output_only_in_training_and_gradients_reach_both_heads():
 
 
 def test_pspnet_without_aux_returns_tensor_in_training():
-    model = create_model("pspnet", num_classes=2, backbone="resnet18")
+    model = create_model("pspnet", num_classes=2, encoder="resnet18")
     assert model.aux_head is None
     out = model.train()(torch.randn(2, 3, 32, 40))
     assert isinstance(out, torch.Tensor) and out.shape == (2, 2, 32, 40)
 
 
-def test_pspnet_rejects_non_resnet_backbone():
-    with pytest.raises(ValueError, match="backbone must be one of resnet18"):
-        create_model("pspnet", num_classes=2, backbone="mobilenet_v2")
+def test_pspnet_takes_any_encoder_and_rejects_unknown_names():
+    model = create_model("pspnet", num_classes=2, encoder="mobilenet_v2", aux=True)
+    assert model.encoder is model.backbone and model.output_stride == 8
+    assert model.classifier[0].out_channels == 2 * 1280  # pyramid pooling on MobileNetV2's map
+    with pytest.raises(ValueError, match=r"'pspnet': unknown encoder 'resnet152'; choose one of"):
+        create_model("pspnet", num_classes=2, encoder="resnet152")
 
 
 @pytest.mark.parametrize(("height", "width"), [(5, 6), (13, 17), (6, 6), (1, 4)])

@@ -40,7 +40,7 @@ def test_scale_one_is_the_model_itself_and_bad_scales_fail() -> None:
 
 
 def test_aux_outputs_in_training_are_resized_too() -> None:
-    model = create_model("pspnet", num_classes=4, backbone="resnet18", aux=True).train()
+    model = create_model("pspnet", num_classes=4, encoder="resnet18", aux=True).train()
     logits, aux = InputRescale(model, 0.5)(torch.rand(2, 3, 64, 80))
     assert logits.shape == aux.shape == (2, 4, 64, 80)
 

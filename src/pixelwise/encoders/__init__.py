@@ -1,7 +1,12 @@
 """Backbones with torchvision's state-dict keys, following the :class:`Encoder` contract."""
 
-from pixelwise.encoders.base import Encoder
-from pixelwise.encoders.factory import create_encoder, list_encoders
+from pixelwise.encoders.base import Encoder, EncoderInfo
+from pixelwise.encoders.factory import (
+    create_encoder,
+    encoder_info,
+    encoder_table,
+    list_encoders,
+)
 from pixelwise.encoders.mobilenet import MobileNetV2Encoder
 from pixelwise.encoders.resnet import ResNetEncoder
 from pixelwise.encoders.vgg import VGGEncoder, vgg_fc_to_conv
@@ -15,12 +20,15 @@ from pixelwise.encoders.weights import (
 __all__ = [
     "IMAGENET_URLS",
     "Encoder",
+    "EncoderInfo",
     "MobileNetV2Encoder",
     "ResNetEncoder",
     "TorchvisionEncoder",
     "VGGEncoder",
     "adapt_input_channels",
     "create_encoder",
+    "encoder_info",
+    "encoder_table",
     "list_encoders",
     "load_weights",
     "vgg_fc_to_conv",

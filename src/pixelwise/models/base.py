@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from pixelwise.encoders.base import Encoder
+
 
 class SegmentationModel(nn.Module):
     """Base class of all registered models.
@@ -18,6 +20,14 @@ class SegmentationModel(nn.Module):
     Attributes:
         num_classes, in_channels: as built.
         output_stride: ratio between input size and the coarsest feature map.
+        encoder: every model built on an :class:`~pixelwise.encoders.Encoder` (the ``encoder=``
+            option: FCN, U-Net, ResUNet, ParseNet, SegNet, DeepLab v1/v2/v3/v3+, PSPNet)
+            exposes it as ``model.encoder``: the submodule ``encoder``, or, where torchvision's
+            state-dict names are kept, a read-only alias of the submodule ``backbone``
+            (:class:`BackboneModel`). The trainer freezes it or gives it its own learning rate
+            (``train.freeze_encoder_epochs``, ``optim.encoder_lr``). With their built-in
+            encoders, ResUNet's and SegNet-Basic's ``encoder`` is the ``nn.ModuleList`` of their
+            encoder units and the paper's U-Net has none (``encoder`` is None).
     """
 
     num_classes: int
@@ -53,7 +63,19 @@ class SegmentationModel(nn.Module):
         return logits
 
 
-class EncoderHeadModel(SegmentationModel):
+class BackboneModel(SegmentationModel):
+    """A model whose :class:`~pixelwise.encoders.Encoder` is the submodule ``backbone``
+    (torchvision's name, kept for its state-dict keys); ``encoder`` is the same module."""
+
+    backbone: Encoder
+
+    @property
+    def encoder(self) -> Encoder:
+        """The model's encoder (the submodule ``backbone``)."""
+        return self.backbone
+
+
+class EncoderHeadModel(BackboneModel):
     """Encoder -> head on the deepest map -> bilinear resize to the input size, with an optional
     auxiliary FCN head on the second-deepest map (torchvision's simple segmentation model;
     attribute names ``backbone``, ``classifier``, ``aux_classifier`` match its state dicts).
@@ -64,7 +86,7 @@ class EncoderHeadModel(SegmentationModel):
 
     def __init__(
         self,
-        backbone: nn.Module,
+        encoder: Encoder,
         classifier: nn.Module,
         aux_classifier: nn.Module | None,
         *,
@@ -74,8 +96,8 @@ class EncoderHeadModel(SegmentationModel):
         super().__init__()
         self.num_classes = num_classes
         self.in_channels = in_channels
-        self.output_stride = int(getattr(backbone, "output_stride", 1))
-        self.backbone = backbone
+        self.output_stride = encoder.output_stride
+        self.backbone = encoder
         self.classifier = classifier
         self.aux_classifier = aux_classifier
 

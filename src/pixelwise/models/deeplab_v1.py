@@ -1,5 +1,6 @@
 """DeepLab v1 (Chen et al., "Semantic Image Segmentation with Deep Convolutional Nets and Fully
-Connected CRFs", ICLR 2015): VGG-16 made atrous at output stride 8 plus the LargeFOV head."""
+Connected CRFs", ICLR 2015): VGG-16 made atrous at output stride 8 plus the LargeFOV head (any
+encoder dilated to output stride 8 with ``encoder=``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from collections import OrderedDict
 from torch import nn
 
 from pixelwise.encoders import Encoder
-from pixelwise.models._backbones import VGGS, Weights, create_backbone
+from pixelwise.models._encoders import (
+    DefaultEncoder,
+    EncoderSpec,
+    Weights,
+    encoder_argument,
+    resolve_encoder,
+)
 from pixelwise.models.base import EncoderHeadModel
 from pixelwise.registry import register_model
+
+DEFAULT_ENCODER = DefaultEncoder("vgg16")
 
 
 class LargeFOVHead(nn.Sequential):
@@ -56,11 +65,11 @@ class DeepLabV1(EncoderHeadModel):
     postprocess: str | None = "dense_crf"
 
     def __init__(
-        self, backbone: Encoder, num_classes: int, *, in_channels: int, dropout: float = 0.5
+        self, encoder: Encoder, num_classes: int, *, in_channels: int, dropout: float = 0.5
     ) -> None:
         super().__init__(
-            backbone,
-            LargeFOVHead(backbone.out_channels[-1], num_classes, dropout=dropout),
+            encoder,
+            LargeFOVHead(encoder.out_channels[-1], num_classes, dropout=dropout),
             None,
             num_classes=num_classes,
             in_channels=in_channels,
@@ -71,22 +80,25 @@ class DeepLabV1(EncoderHeadModel):
     "deeplab_v1",
     paper="Chen et al., Semantic Image Segmentation with Deep Convolutional Nets and Fully "
     "Connected CRFs, ICLR 2015 (DeepLab-LargeFOV)",
-    default_backbone="vgg16",
+    default_encoder=DEFAULT_ENCODER,
 )
 def build_deeplab_v1(
     *,
     num_classes: int,
     in_channels: int = 3,
-    backbone: str = "vgg16",
+    encoder: EncoderSpec = DEFAULT_ENCODER,
     encoder_weights: Weights = None,
     dropout: float = 0.5,
+    backbone: str | None = None,
 ) -> DeepLabV1:
-    """DeepLab-LargeFOV on ``backbone`` ("vgg16" as in the paper, or "vgg16_bn")."""
-    encoder = create_backbone(
-        backbone,
-        allowed=tuple(VGGS),
+    """DeepLab-LargeFOV on ``encoder`` ("vgg16" as in the paper, any encoder name or an
+    :class:`Encoder` built at output stride 8); ``backbone``: deprecated alias of ``encoder``."""
+    built = resolve_encoder(
+        encoder_argument(encoder, backbone, model="deeplab_v1"),
         in_channels=in_channels,
         output_stride=8,
         weights=encoder_weights,
+        model="deeplab_v1",
+        strides=(8,),
     )
-    return DeepLabV1(encoder, num_classes, in_channels=in_channels, dropout=dropout)
+    return DeepLabV1(built, num_classes, in_channels=in_channels, dropout=dropout)

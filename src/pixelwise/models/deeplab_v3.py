@@ -1,5 +1,5 @@
 """DeepLab v3 (Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation",
-arXiv:1706.05587, 2017): an atrous ResNet/MobileNetV2 with ASPP and image pooling.
+arXiv:1706.05587, 2017): an atrous encoder (ResNet by default) with ASPP and image pooling.
 
 ``create_model("deeplab_v3", num_classes=21, **TORCHVISION_DEEPLABV3_RESNET50)`` is
 torchvision's ``deeplabv3_resnet50(num_classes=21, aux_loss=True)``: the same modules under
@@ -15,14 +15,22 @@ from torch import nn
 
 from pixelwise.encoders import Encoder
 from pixelwise.layers import ASPPv3, ConvNormAct, aspp_rates
-from pixelwise.models._backbones import MOBILENETS, RESNETS, Weights, create_backbone
+from pixelwise.models._encoders import (
+    DefaultEncoder,
+    EncoderSpec,
+    Weights,
+    encoder_argument,
+    resolve_encoder,
+)
 from pixelwise.models.base import EncoderHeadModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
 
+DEFAULT_ENCODER = DefaultEncoder("resnet50")
+
 # Builder options that reproduce torchvision's deeplabv3_resnet50(aux_loss=True).
 TORCHVISION_DEEPLABV3_RESNET50: dict[str, object] = {
-    "backbone": "resnet50",
+    "encoder": "resnet50",
     "output_stride": 8,
     "aux": True,
 }
@@ -67,7 +75,7 @@ class DeepLabV3(EncoderHeadModel):
 
     def __init__(
         self,
-        backbone: Encoder,
+        encoder: Encoder,
         num_classes: int,
         *,
         in_channels: int,
@@ -75,9 +83,9 @@ class DeepLabV3(EncoderHeadModel):
         aux: bool = False,
     ) -> None:
         super().__init__(
-            backbone,
-            DeepLabHead(backbone.out_channels[-1], num_classes, rates=rates),
-            FCNHead(backbone.out_channels[-2], num_classes) if aux else None,
+            encoder,
+            DeepLabHead(encoder.out_channels[-1], num_classes, rates=rates),
+            FCNHead(encoder.out_channels[-2], num_classes) if aux else None,
             num_classes=num_classes,
             in_channels=in_channels,
         )
@@ -87,31 +95,33 @@ class DeepLabV3(EncoderHeadModel):
     "deeplab_v3",
     paper="Chen et al., Rethinking Atrous Convolution for Semantic Image Segmentation, "
     "arXiv:1706.05587, 2017",
-    default_backbone="resnet50",
+    default_encoder=DEFAULT_ENCODER,
 )
 def build_deeplab_v3(
     *,
     num_classes: int,
     in_channels: int = 3,
-    backbone: str = "resnet50",
+    encoder: EncoderSpec = DEFAULT_ENCODER,
     output_stride: int = 16,
     multi_grid: tuple[int, int, int] | None = None,
     aux: bool = False,
     encoder_weights: Weights = None,
+    backbone: str | None = None,
 ) -> DeepLabV3:
-    """DeepLab v3 on ResNet-18/34/50/101 or MobileNetV2.
+    """DeepLab v3 on ``encoder`` (default ResNet-50; any encoder name or an :class:`Encoder`).
 
     ASPP rates follow ``output_stride`` (6/12/18 at 16, 12/24/36 at 8); ``multi_grid=(1, 2, 4)``
     sets the unit rates of ResNet layer4. See :data:`TORCHVISION_DEEPLABV3_RESNET50`.
+    ``backbone``: deprecated alias of ``encoder``.
     """
-    encoder = create_backbone(
-        backbone,
-        allowed=(*RESNETS, *MOBILENETS),
+    built = resolve_encoder(
+        encoder_argument(encoder, backbone, model="deeplab_v3"),
         in_channels=in_channels,
         output_stride=output_stride,
         multi_grid=multi_grid,
         weights=encoder_weights,
+        model="deeplab_v3",
     )
     return DeepLabV3(
-        encoder, num_classes, in_channels=in_channels, rates=aspp_rates(output_stride), aux=aux
+        built, num_classes, in_channels=in_channels, rates=aspp_rates(output_stride), aux=aux
     )

@@ -10,10 +10,19 @@ from torch import Tensor, nn
 
 from pixelwise.encoders import Encoder
 from pixelwise.layers import ASPPv3, ConvNormAct, DepthwiseSeparableConv2d, aspp_rates, resize_to
-from pixelwise.models._backbones import MOBILENETS, RESNETS, Weights, create_backbone, stride4_index
-from pixelwise.models.base import SegmentationModel
+from pixelwise.models._encoders import (
+    DefaultEncoder,
+    EncoderSpec,
+    Weights,
+    encoder_argument,
+    resolve_encoder,
+    stride4_index,
+)
+from pixelwise.models.base import BackboneModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
+
+DEFAULT_ENCODER = DefaultEncoder("resnet50")
 
 
 class DeepLabV3PlusDecoder(nn.Module):
@@ -48,10 +57,11 @@ class DeepLabV3PlusDecoder(nn.Module):
         return self.classifier(self.refine(torch.cat([context, skip], dim=1)))
 
 
-class DeepLabV3Plus(SegmentationModel):
-    """Atrous backbone (output stride 16) -> ASPP with atrous separable convolutions and image
-    pooling -> :class:`DeepLabV3PlusDecoder` with the stride-4 features (ResNet layer1,
-    MobileNetV2's 24-channel map) -> bilinear upsampling to the input size.
+class DeepLabV3Plus(BackboneModel):
+    """Atrous encoder (output stride 16) -> ASPP with atrous separable convolutions and image
+    pooling -> :class:`DeepLabV3PlusDecoder` with the encoder's first stride-4 map (ResNet
+    layer1, MobileNetV2's 24-channel map, VGG's pool2) -> bilinear upsampling to the input
+    size.
 
     ``aux`` adds an FCN head on the second-deepest feature map, output in training mode only.
 
@@ -63,7 +73,7 @@ class DeepLabV3Plus(SegmentationModel):
 
     def __init__(
         self,
-        backbone: Encoder,
+        encoder: Encoder,
         num_classes: int,
         *,
         in_channels: int,
@@ -74,14 +84,14 @@ class DeepLabV3Plus(SegmentationModel):
         super().__init__()
         self.num_classes = num_classes
         self.in_channels = in_channels
-        self.output_stride = backbone.output_stride
-        self.backbone = backbone
-        self.skip_index = stride4_index(backbone)
-        self.aspp = ASPPv3(backbone.out_channels[-1], rates=rates, separable=separable_aspp)
+        self.output_stride = encoder.output_stride
+        self.backbone = encoder
+        self.skip_index = stride4_index(encoder, model="deeplab_v3plus")
+        self.aspp = ASPPv3(encoder.out_channels[-1], rates=rates, separable=separable_aspp)
         self.decoder = DeepLabV3PlusDecoder(
-            self.aspp.out_channels, backbone.out_channels[self.skip_index], num_classes
+            self.aspp.out_channels, encoder.out_channels[self.skip_index], num_classes
         )
-        self.aux_classifier = FCNHead(backbone.out_channels[-2], num_classes) if aux else None
+        self.aux_classifier = FCNHead(encoder.out_channels[-2], num_classes) if aux else None
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         size = x.shape[-2:]
@@ -94,30 +104,32 @@ class DeepLabV3Plus(SegmentationModel):
     "deeplab_v3plus",
     paper="Chen et al., Encoder-Decoder with Atrous Separable Convolution for Semantic Image "
     "Segmentation, ECCV 2018",
-    default_backbone="resnet50",
+    default_encoder=DEFAULT_ENCODER,
 )
 def build_deeplab_v3plus(
     *,
     num_classes: int,
     in_channels: int = 3,
-    backbone: str = "resnet50",
+    encoder: EncoderSpec = DEFAULT_ENCODER,
     output_stride: int = 16,
     multi_grid: tuple[int, int, int] | None = None,
     separable_aspp: bool = True,
     aux: bool = False,
     encoder_weights: Weights = None,
+    backbone: str | None = None,
 ) -> DeepLabV3Plus:
-    """DeepLab v3+ on ResNet-18/34/50/101 or MobileNetV2 (ASPP rates from ``output_stride``)."""
-    encoder = create_backbone(
-        backbone,
-        allowed=(*RESNETS, *MOBILENETS),
+    """DeepLab v3+ on ``encoder`` (default ResNet-50; any encoder with a stride-4 map), ASPP
+    rates from ``output_stride``; ``backbone``: deprecated alias of ``encoder``."""
+    built = resolve_encoder(
+        encoder_argument(encoder, backbone, model="deeplab_v3plus"),
         in_channels=in_channels,
         output_stride=output_stride,
         multi_grid=multi_grid,
         weights=encoder_weights,
+        model="deeplab_v3plus",
     )
     return DeepLabV3Plus(
-        encoder,
+        built,
         num_classes,
         in_channels=in_channels,
         rates=aspp_rates(output_stride),

@@ -1,14 +1,15 @@
 """Fully convolutional networks (Long, Shelhamer and Darrell, "Fully Convolutional Networks for
 Semantic Segmentation", CVPR 2015), registered as ``fcn``:
 
-* ``backbone="vgg16"`` (or ``"vgg16_bn"``): FCN-32s/16s/8s. VGG16's fc6/fc7 become a 7x7 and a
+* ``encoder="vgg16"`` (or ``"vgg16_bn"``): FCN-32s/16s/8s. VGG16's fc6/fc7 become a 7x7 and a
   1x1 convolution of ``fc_channels`` (4096), ``score_*`` 1x1 convolutions predict class scores
   from fc7, pool4 and pool3, and 2x transposed convolutions initialised to bilinear
   interpolation (then learned) fuse them; the final x32/x16/x8 upsampling is fixed bilinear.
-* ``backbone="resnet50"`` (or 18/34/101): torchvision's ``fcn_resnet*``: a ResNet dilated to
-  output stride 8, :class:`FCNHead` on layer4, an optional auxiliary :class:`FCNHead` on layer3,
-  bilinear upsampling to the input size. Attribute names ``backbone``, ``classifier``,
-  ``aux_classifier`` give torchvision's state-dict keys.
+* ``encoder="resnet50"`` (or any other encoder): torchvision's ``fcn_resnet*``: the encoder
+  dilated to ``output_stride`` 8, :class:`FCNHead` on its deepest map (ResNet layer4), an
+  optional auxiliary :class:`FCNHead` on the second-deepest (layer3), bilinear upsampling to the
+  input size. Attribute names ``backbone``, ``classifier``, ``aux_classifier`` give
+  torchvision's state-dict keys.
 """
 
 from __future__ import annotations
@@ -19,14 +20,21 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from pixelwise.encoders import VGGEncoder, create_encoder, vgg_fc_to_conv
-from pixelwise.models.base import EncoderHeadModel, SegmentationModel
+from pixelwise.encoders import Encoder, VGGEncoder, encoder_info, list_encoders, vgg_fc_to_conv
+from pixelwise.models._encoders import (
+    DefaultEncoder,
+    EncoderSpec,
+    Weights,
+    encoder_argument,
+    resolve_encoder,
+)
+from pixelwise.models.base import BackboneModel, EncoderHeadModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
 
+DEFAULT_ENCODER = DefaultEncoder("vgg16")
+
 Variant = Literal["32s", "16s", "8s"]
-VGG_BACKBONES = ("vgg16", "vgg16_bn")
-RESNET_BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 _FINAL_STRIDE = {"32s": 32, "16s": 16, "8s": 8}
 
 
@@ -53,8 +61,9 @@ def bilinear_transposed_conv(channels: int) -> nn.ConvTranspose2d:
     return deconv
 
 
-class FCNVGG(SegmentationModel):
-    """FCN-32s/16s/8s on VGG16 (paper, Sec. 4 and Fig. 3).
+class FCNVGG(BackboneModel):
+    """FCN-32s/16s/8s on VGG16 (paper, Sec. 4 and Fig. 3); ``encoder``: a :class:`VGGEncoder` at
+    output stride 32 (default: VGG16 without BN, built here with ``encoder_weights``).
 
     Departures from the Caffe models, both for inputs of any size: fc6 uses "same" padding 3
     instead of the 100-pixel padding of conv1_1 plus crop layers, and the encoder's pools
@@ -74,19 +83,21 @@ class FCNVGG(SegmentationModel):
         num_classes: int,
         in_channels: int = 3,
         variant: Variant = "8s",
-        backbone: str = "vgg16",
+        encoder: VGGEncoder | None = None,
         fc_channels: int = 4096,
         dropout: float = 0.5,
-        encoder_weights: str | None = None,
+        encoder_weights: Weights = None,
     ) -> None:
         super().__init__()
+        if encoder is None:
+            encoder = VGGEncoder(16, in_channels=in_channels, weights=encoder_weights)
+        if not isinstance(encoder, VGGEncoder) or encoder.output_stride != 32:
+            raise ValueError("FCNVGG needs a VGGEncoder at output stride 32")
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.variant = variant
         self.output_stride = 32
-        self.backbone = VGGEncoder(
-            16, batch_norm=backbone == "vgg16_bn", in_channels=in_channels, weights=encoder_weights
-        )
+        self.backbone = encoder
         self.fc6 = nn.Conv2d(512, fc_channels, 7, padding=3)
         self.fc7 = nn.Conv2d(fc_channels, fc_channels, 1)
         self.drop6 = nn.Dropout(dropout)
@@ -133,30 +144,23 @@ class FCNVGG(SegmentationModel):
         return logits[..., : x.shape[-2], : x.shape[-1]]
 
 
-class FCNResNet(EncoderHeadModel):
-    """torchvision's ``fcn_resnet50/101`` (``torchvision.models.segmentation.fcn``).
+class TorchvisionFCN(EncoderHeadModel):
+    """torchvision's ``fcn_resnet50/101`` (``torchvision.models.segmentation.fcn``) on any
+    encoder.
 
-    ``backbone``: ResNet with layer3 and layer4 dilated (output stride 8), ``classifier``:
-    ``FCNHead(C4, num_classes)`` on layer4, ``aux_classifier``: ``FCNHead(C3, num_classes)`` on
-    layer3 when ``aux=True``; both bilinearly upsampled to the input size. With ResNet-50, 21
-    classes and the auxiliary head this has 35,322,218 parameters, as torchvision's model.
+    ``backbone``: the encoder (torchvision: a ResNet with layer3 and layer4 dilated, output
+    stride 8), ``classifier``: ``FCNHead(C_last, num_classes)`` on its deepest map,
+    ``aux_classifier``: ``FCNHead(C_second_last, num_classes)`` on the second-deepest when
+    ``aux=True``; both bilinearly upsampled to the input size. With ResNet-50, 21 classes and
+    the auxiliary head this has 35,322,218 parameters, as torchvision's model.
 
     Shapes: ``(N, in_channels, H, W) -> (N, num_classes, H, W)`` (a pair in training mode when
     the auxiliary head is on).
     """
 
     def __init__(
-        self,
-        *,
-        num_classes: int,
-        in_channels: int = 3,
-        backbone: str = "resnet50",
-        aux: bool = False,
-        encoder_weights: str | None = None,
+        self, encoder: Encoder, num_classes: int, *, in_channels: int, aux: bool = False
     ) -> None:
-        encoder = create_encoder(
-            backbone, in_channels=in_channels, output_stride=8, weights=encoder_weights
-        )
         channels = encoder.out_channels
         super().__init__(
             encoder,
@@ -167,58 +171,87 @@ class FCNResNet(EncoderHeadModel):
         )
 
 
-@register_model("fcn", paper="Long, Shelhamer and Darrell, CVPR 2015", default_backbone="vgg16")
+FCNResNet = TorchvisionFCN  # its name when it took ResNets only
+
+
+def _is_vgg(encoder: EncoderSpec) -> bool:
+    if isinstance(encoder, str):
+        return encoder in list_encoders() and encoder_info(encoder).family == "vgg"
+    return isinstance(encoder, VGGEncoder)
+
+
+@register_model(
+    "fcn", paper="Long, Shelhamer and Darrell, CVPR 2015", default_encoder=DEFAULT_ENCODER
+)
 def build_fcn(
     *,
     num_classes: int,
     in_channels: int = 3,
-    backbone: str = "vgg16",
+    encoder: EncoderSpec = DEFAULT_ENCODER,
     variant: Variant | None = None,
+    output_stride: int | None = None,
     fc_channels: int = 4096,
     dropout: float = 0.5,
     aux: bool = False,
-    encoder_weights: str | None = None,
-) -> FCNVGG | FCNResNet:
-    """FCN. VGG backbones (``"vgg16"``, ``"vgg16_bn"``) build FCN-``variant`` (``"32s"``,
-    ``"16s"`` or ``"8s"``, default ``"8s"``) with ``fc_channels``-wide fc6/fc7 and ``dropout``;
-    ResNet backbones (``"resnet18"``, ``"resnet34"``, ``"resnet50"``, ``"resnet101"``) build
-    torchvision's dilated FCN, with the auxiliary head when ``aux=True``.
-    ``encoder_weights``: None, ``"imagenet"`` or a torchvision state-dict path.
+    encoder_weights: Weights = None,
+    backbone: str | None = None,
+) -> FCNVGG | TorchvisionFCN:
+    """FCN. VGG encoders (``"vgg16"``, ``"vgg16_bn"``) build FCN-``variant`` (``"32s"``,
+    ``"16s"`` or ``"8s"``, default ``"8s"``) at output stride 32 with ``fc_channels``-wide
+    fc6/fc7 and ``dropout``; any other encoder builds torchvision's FCN (an :class:`FCNHead` on
+    the deepest map) at ``output_stride`` (default 8), with the auxiliary head when
+    ``aux=True``. ``encoder_weights``: None, ``"imagenet"`` or a torchvision state-dict path;
+    ``backbone``: deprecated alias of ``encoder``.
     """
-    if backbone in VGG_BACKBONES:
+    encoder = encoder_argument(encoder, backbone, model="fcn")
+    if _is_vgg(encoder):
         if aux:
-            raise ValueError("aux=True needs a ResNet backbone; the VGG FCN has no auxiliary head")
+            raise ValueError(
+                "model 'fcn': aux=True needs a non-VGG encoder; the VGG FCN has no auxiliary head"
+            )
+        if output_stride not in (None, 32):
+            raise ValueError(
+                f"model 'fcn': VGG encoders build FCN-32s/16s/8s, which fuse pool3/pool4/pool5 "
+                f"at output stride 32; got output_stride={output_stride} (a non-VGG encoder "
+                "builds the dilated FCN)"
+            )
         chosen = variant or "8s"
         if chosen not in _FINAL_STRIDE:
             raise ValueError(f"variant must be '32s', '16s' or '8s'; got {variant!r}")
         if fc_channels < 1:
             raise ValueError(f"fc_channels must be >= 1, got {fc_channels}")
+        built = resolve_encoder(
+            encoder,
+            in_channels=in_channels,
+            output_stride=32,
+            weights=encoder_weights,
+            model="fcn",
+            strides=(32,),
+        )
+        assert isinstance(built, VGGEncoder)
         return FCNVGG(
             num_classes=num_classes,
             in_channels=in_channels,
             variant=chosen,
-            backbone=backbone,
+            encoder=built,
             fc_channels=fc_channels,
             dropout=dropout,
-            encoder_weights=encoder_weights,
         )
-    if backbone in RESNET_BACKBONES:
-        if fc_channels != 4096 or dropout != 0.5:
-            raise ValueError(
-                "fc_channels and dropout apply to VGG backbones only; the ResNet FCN uses "
-                "torchvision's FCNHead"
-            )
-        if variant is not None:
-            raise ValueError(
-                f"variant={variant!r} applies to VGG backbones only; the ResNet FCN upsamples "
-                "its stride-8 scores directly"
-            )
-        return FCNResNet(
-            num_classes=num_classes,
-            in_channels=in_channels,
-            backbone=backbone,
-            aux=aux,
-            encoder_weights=encoder_weights,
+    if fc_channels != 4096 or dropout != 0.5:
+        raise ValueError(
+            "model 'fcn': fc_channels and dropout apply to VGG encoders only; other encoders "
+            "use torchvision's FCNHead"
         )
-    valid = ", ".join(VGG_BACKBONES + RESNET_BACKBONES)
-    raise ValueError(f"unknown FCN backbone {backbone!r}; choose one of {valid}")
+    if variant is not None:
+        raise ValueError(
+            f"model 'fcn': variant={variant!r} applies to VGG encoders only; other encoders "
+            "upsample their scores directly"
+        )
+    built = resolve_encoder(
+        encoder,
+        in_channels=in_channels,
+        output_stride=8 if output_stride is None else output_stride,
+        weights=encoder_weights,
+        model="fcn",
+    )
+    return TorchvisionFCN(built, num_classes, in_channels=in_channels, aux=aux)

@@ -1,5 +1,5 @@
-"""PSPNet (Zhao et al., "Pyramid Scene Parsing Network", CVPR 2017): a dilated ResNet at output
-stride 8 with the pyramid pooling module."""
+"""PSPNet (Zhao et al., "Pyramid Scene Parsing Network", CVPR 2017): a dilated ResNet (or any
+encoder) at output stride 8 with the pyramid pooling module."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from torch import nn
 
 from pixelwise.encoders import Encoder
 from pixelwise.layers import ConvNormAct, PyramidPooling
-from pixelwise.models._backbones import RESNETS, Weights, create_backbone
+from pixelwise.models._encoders import (
+    DefaultEncoder,
+    EncoderSpec,
+    Weights,
+    encoder_argument,
+    resolve_encoder,
+)
 from pixelwise.models.base import EncoderHeadModel
 from pixelwise.models.heads import FCNHead
 from pixelwise.registry import register_model
+
+DEFAULT_ENCODER = DefaultEncoder("resnet50")
 
 
 class PSPHead(nn.Sequential):
@@ -45,7 +53,8 @@ class PSPNet(EncoderHeadModel):
     input size.
 
     With ``aux`` the paper's deep supervision: an FCN head (3x3 conv to ``C/4``, BN, ReLU,
-    dropout 0.1, 1x1 conv) on ResNet layer3, output in training mode only; the trainer
+    dropout 0.1, 1x1 conv) on the encoder's second-deepest map (ResNet layer3), output in
+    training mode only; the trainer
     weights its loss by ``aux_weight`` = 0.4.
 
     Shapes: ``(N, in_channels, H, W) -> (N, num_classes, H, W)``.
@@ -56,7 +65,7 @@ class PSPNet(EncoderHeadModel):
 
     def __init__(
         self,
-        backbone: Encoder,
+        encoder: Encoder,
         num_classes: int,
         *,
         in_channels: int,
@@ -64,9 +73,9 @@ class PSPNet(EncoderHeadModel):
         aux: bool = False,
     ) -> None:
         super().__init__(
-            backbone,
-            PSPHead(backbone.out_channels[-1], num_classes, bins=bins),
-            FCNHead(backbone.out_channels[-2], num_classes) if aux else None,
+            encoder,
+            PSPHead(encoder.out_channels[-1], num_classes, bins=bins),
+            FCNHead(encoder.out_channels[-2], num_classes) if aux else None,
             num_classes=num_classes,
             in_channels=in_channels,
         )
@@ -75,24 +84,26 @@ class PSPNet(EncoderHeadModel):
 @register_model(
     "pspnet",
     paper="Zhao et al., Pyramid Scene Parsing Network, CVPR 2017",
-    default_backbone="resnet50",
+    default_encoder=DEFAULT_ENCODER,
 )
 def build_pspnet(
     *,
     num_classes: int,
     in_channels: int = 3,
-    backbone: str = "resnet50",
+    encoder: EncoderSpec = DEFAULT_ENCODER,
     output_stride: int = 8,
     bins: tuple[int, ...] = (1, 2, 3, 6),
     aux: bool = False,
     encoder_weights: Weights = None,
+    backbone: str | None = None,
 ) -> PSPNet:
-    """PSPNet on a dilated ResNet-18/34/50/101 (default ResNet-50 at output stride 8)."""
-    encoder = create_backbone(
-        backbone,
-        allowed=tuple(RESNETS),
+    """PSPNet on a dilated ``encoder`` (default ResNet-50 at output stride 8; any encoder name
+    or an :class:`Encoder`); ``backbone``: deprecated alias of ``encoder``."""
+    built = resolve_encoder(
+        encoder_argument(encoder, backbone, model="pspnet"),
         in_channels=in_channels,
         output_stride=output_stride,
         weights=encoder_weights,
+        model="pspnet",
     )
-    return PSPNet(encoder, num_classes, in_channels=in_channels, bins=bins, aux=aux)
+    return PSPNet(built, num_classes, in_channels=in_channels, bins=bins, aux=aux)

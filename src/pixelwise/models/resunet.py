@@ -1,6 +1,7 @@
 """ResUNet (Zhang, Liu and Wang, "Road Extraction by Deep Residual U-Net", IEEE GRSL 2018):
 U-Net whose plain units are replaced by pre-activation residual units, with strided
-convolutions instead of pooling."""
+convolutions instead of pooling. With ``encoder=`` the residual decoder runs over any
+:class:`~pixelwise.encoders.Encoder` (:class:`~pixelwise.models.encoder_unet.EncoderUNet`)."""
 
 from __future__ import annotations
 
@@ -8,44 +9,15 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from pixelwise.models._encoders import EncoderSpec, Weights, resolve_encoder
 from pixelwise.models.base import SegmentationModel
+from pixelwise.models.encoder_unet import EncoderUNet, ResidualUnit
 from pixelwise.registry import register_model
+
+__all__ = ["PAPER_PARAMETERS", "ResUNet", "ResidualUnit", "build_resunet"]
 
 # Parameters the paper reports for its network ("7.8M").
 PAPER_PARAMETERS = 7_800_000
-
-
-def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
-
-
-class ResidualUnit(nn.Module):
-    """Pre-activation residual unit (He et al., ECCV 2016, as in ResUNet's residual unit figure):
-    ``BN -> ReLU -> conv3x3(stride) -> BN -> ReLU -> conv3x3`` plus a 1x1 convolution shortcut
-    (with the same stride) that matches channels and size.
-
-    ``first=True`` is ResUNet's first encoder unit, whose first convolution sees the raw input
-    (no BN-ReLU before it): ``conv3x3 -> BN -> ReLU -> conv3x3``.
-
-    Shapes: ``(N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))``.
-    """
-
-    def __init__(
-        self, in_channels: int, out_channels: int, *, stride: int = 1, first: bool = False
-    ) -> None:
-        super().__init__()
-        pre: list[nn.Module] = [] if first else [nn.BatchNorm2d(in_channels), nn.ReLU()]
-        self.body = nn.Sequential(
-            *pre,
-            _conv3x3(in_channels, out_channels, stride),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
-            _conv3x3(out_channels, out_channels),
-        )
-        self.shortcut = nn.Conv2d(in_channels, out_channels, 1, stride=stride)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.body(x) + self.shortcut(x)
 
 
 class ResUNet(SegmentationModel):
@@ -99,6 +71,48 @@ class ResUNet(SegmentationModel):
 
 
 @register_model("resunet", paper="Zhang, Liu and Wang, IEEE GRSL 2018")
-def build_resunet(*, num_classes: int, in_channels: int = 3, base_channels: int = 64) -> ResUNet:
-    """ResUNet; ``base_channels=64`` is the paper's width."""
-    return ResUNet(num_classes=num_classes, in_channels=in_channels, base_channels=base_channels)
+def build_resunet(
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    encoder: EncoderSpec | None = None,
+    encoder_weights: Weights = None,
+    decoder_channels: tuple[int, ...] | None = None,
+    base_channels: int = 64,
+) -> ResUNet | EncoderUNet:
+    """ResUNet; ``base_channels=64`` is the paper's width.
+
+    ``encoder``: None or ``"resunet"`` (the paper's residual encoder), or an encoder name /
+    :class:`~pixelwise.encoders.Encoder` (at output stride 32) under residual decoder units of
+    ``decoder_channels`` (:class:`EncoderUNet`); ``encoder_weights`` then loads its pretrained
+    weights.
+    """
+    if encoder is None or encoder == "resunet":
+        if encoder_weights is not None or decoder_channels is not None:
+            raise ValueError(
+                "model 'resunet': encoder_weights and decoder_channels need an encoder (e.g. "
+                "encoder='resnet34'); the paper's ResUNet widths follow base_channels"
+            )
+        return ResUNet(
+            num_classes=num_classes, in_channels=in_channels, base_channels=base_channels
+        )
+    if base_channels != 64:
+        raise ValueError(
+            "model 'resunet': base_channels applies to the paper's encoder (encoder=None); with "
+            "an encoder the decoder widths are decoder_channels"
+        )
+    built = resolve_encoder(
+        encoder,
+        in_channels=in_channels,
+        output_stride=32,
+        weights=encoder_weights,
+        model="resunet",
+        strides=(32,),
+    )
+    return EncoderUNet(
+        built,
+        num_classes,
+        in_channels=in_channels,
+        decoder_channels=decoder_channels,
+        block="resunet",
+    )

@@ -5,7 +5,9 @@ indices memorised by the encoder (the lecture's "max unpooling"), so it learns n
 Two registered models:
 
 * ``segnet``: VGG16-BN encoder (13 convs, torchvision keys under ``encoder.features``) and the
-  mirrored 13-conv decoder of the authors' ``segnet_train.prototxt`` (SegNet-Tutorial).
+  mirrored 13-conv decoder of the authors' ``segnet_train.prototxt`` (SegNet-Tutorial). The
+  decoder unpools with the encoder's max-pool indices, so ``encoder=`` takes only encoders that
+  provide them (:attr:`Encoder.pool_indices`: VGG16-BN and VGG16).
 * ``segnet_basic``: the paper's small model trained from scratch on CamVid (
   ``segnet_basic_train.prototxt``): local response normalisation of the input, 4 encoder levels
   ``[conv 7x7 64 -> BN -> ReLU -> max pool 2x2]``, 4 decoder levels ``[unpool -> conv 7x7 64
@@ -17,11 +19,14 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from pixelwise.encoders import VGGEncoder
+from pixelwise.encoders import Encoder, VGGEncoder
 from pixelwise.layers.conv_norm_act import ConvNormAct
 from pixelwise.layers.upsampling import max_unpool
+from pixelwise.models._encoders import DefaultEncoder, EncoderSpec, Weights, resolve_encoder
 from pixelwise.models.base import SegmentationModel
 from pixelwise.registry import register_model
+
+DEFAULT_ENCODER = DefaultEncoder("vgg16_bn")
 
 # Parameters the paper reports for SegNet ("29.5M"), for the docs and tests.
 PAPER_PARAMETERS = 29_500_000
@@ -37,7 +42,8 @@ _DECODER_STAGES: tuple[tuple[tuple[int, int], ...], ...] = (
 
 
 class SegNet(SegmentationModel):
-    """SegNet with a VGG16-BN encoder.
+    """SegNet with a VGG16-BN encoder (``encoder``: another encoder with pool indices and
+    VGG16's channels, e.g. VGG16 without BN).
 
     Decoder stage ``k`` (deepest first): max-unpool with the encoder's pool-``k`` indices to the
     pre-pool size, then 3x3 ``conv -> BN -> ReLU`` layers mirroring the encoder's block; the
@@ -48,14 +54,26 @@ class SegNet(SegmentationModel):
     """
 
     def __init__(
-        self, *, num_classes: int, in_channels: int = 3, encoder_weights: str | None = None
+        self,
+        *,
+        num_classes: int,
+        in_channels: int = 3,
+        encoder_weights: Weights = None,
+        encoder: Encoder | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.in_channels = in_channels
-        self.encoder = VGGEncoder(
-            16, batch_norm=True, in_channels=in_channels, weights=encoder_weights
-        )
+        if encoder is None:
+            encoder = VGGEncoder(
+                16, batch_norm=True, in_channels=in_channels, weights=encoder_weights
+            )
+        if not encoder.pool_indices or tuple(encoder.out_channels) != (64, 128, 256, 512, 512):
+            raise ValueError(
+                "SegNet's decoder mirrors VGG16: the encoder must provide pool indices and "
+                f"VGG16's channels, got {type(encoder).__name__} {tuple(encoder.out_channels)}"
+            )
+        self.encoder = encoder
         self.output_stride = self.encoder.output_stride
         self.decoder = nn.ModuleList(
             nn.Sequential(*(ConvNormAct(c_in, c_out, 3) for c_in, c_out in stage))
@@ -134,14 +152,31 @@ class SegNetBasic(SegmentationModel):
 
 
 @register_model(
-    "segnet", paper="Badrinarayanan, Kendall and Cipolla, TPAMI 2017", default_backbone="vgg16_bn"
+    "segnet",
+    paper="Badrinarayanan, Kendall and Cipolla, TPAMI 2017",
+    default_encoder=DEFAULT_ENCODER,
 )
 def build_segnet(
-    *, num_classes: int, in_channels: int = 3, encoder_weights: str | None = None
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    encoder: EncoderSpec = DEFAULT_ENCODER,
+    encoder_weights: Weights = None,
 ) -> SegNet:
-    """SegNet on VGG16-BN. ``encoder_weights``: None, ``"imagenet"`` or a path to a
-    torchvision ``vgg16_bn`` state dict (see :func:`pixelwise.encoders.load_weights`)."""
-    return SegNet(num_classes=num_classes, in_channels=in_channels, encoder_weights=encoder_weights)
+    """SegNet on ``encoder``: VGG16-BN (the paper), VGG16 or an :class:`Encoder` object with
+    pool indices (``forward_with_indices``) and VGG16's channels. ``encoder_weights``: None,
+    ``"imagenet"`` or a path to a torchvision state dict (see
+    :func:`pixelwise.encoders.load_weights`)."""
+    built = resolve_encoder(
+        encoder,
+        in_channels=in_channels,
+        output_stride=32,
+        weights=encoder_weights,
+        model="segnet",
+        strides=(32,),
+        pool_indices=True,
+    )
+    return SegNet(num_classes=num_classes, in_channels=in_channels, encoder=built)
 
 
 @register_model("segnet_basic", paper="Badrinarayanan, Kendall and Cipolla, TPAMI 2017")

@@ -1,4 +1,4 @@
-"""The ``pixelwise models`` table: name, backbone, parameters, GFLOPs, output stride."""
+"""The ``pixelwise models`` table: name, default encoder, parameters, GFLOPs, output stride."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pixelwise.registry import create_model, list_models, model_info
 @dataclass(frozen=True)
 class ModelRow:
     name: str
-    backbone: str
+    encoder: str
     params: int
     gflops: float | None
     output_stride: int | None
@@ -35,7 +35,7 @@ def model_row(name: str, *, flops: bool = True, size: int = 512, num_classes: in
             gflops = module_cost(model, (1, 3, size, size)).flops / 1e9
     return ModelRow(
         name=name,
-        backbone=str(getattr(model, "backbone_name", entry.default_backbone or "-")),
+        encoder=entry.default_encoder or "built-in",
         params=count_parameters(model),
         gflops=gflops,
         output_stride=getattr(model, "output_stride", None),
@@ -45,15 +45,18 @@ def model_row(name: str, *, flops: bool = True, size: int = 512, num_classes: in
 
 def model_table(*, flops: bool = True, size: int = 512) -> str:
     flops_title = f"GFLOPs@{size}"
-    header = f"{'model':<16} {'backbone':<13} {'params':>12} {flops_title:>11} {'OS':>3}  paper"
+    header = f"{'model':<16} {'encoder':<13} {'params':>12} {flops_title:>11} {'OS':>3}  paper"
     lines = [header, "-" * len(header)]
     for name in list_models():
         row = model_row(name, flops=flops, size=size)
         gflops = f"{row.gflops:.1f}" if row.gflops is not None else "-"
         stride = str(row.output_stride) if row.output_stride else "-"
         lines.append(
-            f"{row.name:<16} {row.backbone:<13} {row.params:>12,} {gflops:>11} {stride:>3}  "
+            f"{row.name:<16} {row.encoder:<13} {row.params:>12,} {gflops:>11} {stride:>3}  "
             f"{row.paper}"
         )
-    lines.append("(21 classes; GFLOPs count a multiply-accumulate as 2 operations)")
+    lines.append(
+        "(21 classes; GFLOPs count a multiply-accumulate as 2 operations; every model but "
+        "segnet_basic takes encoder=, see `pixelwise encoders`)"
+    )
     return "\n".join(lines)

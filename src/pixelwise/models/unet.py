@@ -1,22 +1,28 @@
 """U-Net (Ronneberger, Fischer and Brox, "U-Net: Convolutional Networks for Biomedical Image
 Segmentation", MICCAI 2015): a contracting path of two 3x3 convolutions and a 2x2 max pool per
-level, an expanding path of 2x2 up-convolutions, and skip concatenation between the two."""
+level, an expanding path of 2x2 up-convolutions, and skip concatenation between the two. With
+``encoder=`` the contracting path is any :class:`~pixelwise.encoders.Encoder`
+(:class:`~pixelwise.models.encoder_unet.EncoderUNet`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from pixelwise.layers.conv_norm_act import ConvNormAct
+from pixelwise.models._encoders import EncoderSpec, Weights, resolve_encoder
 from pixelwise.models.base import SegmentationModel
+from pixelwise.models.encoder_unet import (
+    DoubleConv,
+    EncoderUNet,
+    Upsampling,
+    UpStep,
+    init_he_normal,
+)
 from pixelwise.registry import register_model
 
 Padding = Literal["same", "valid"]
-Upsampling = Literal["transpose", "bilinear"]
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -97,44 +103,6 @@ def unet_valid_input_size(out_height: int, out_width: int, *, depth: int = 4) ->
     return _valid_input_length(out_height, depth), _valid_input_length(out_width, depth)
 
 
-class DoubleConv(nn.Sequential):
-    """Two 3x3 convolutions, each followed by (optional BatchNorm and) ReLU.
-
-    Shapes: ``(N, C_in, H, W) -> (N, C_out, H, W)`` with ``"same"`` padding, ``(H-4, W-4)``
-    with ``"valid"``.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, *, padding: int, batch_norm: bool):
-        norm = "batch" if batch_norm else None
-        super().__init__(
-            ConvNormAct(in_channels, out_channels, 3, padding=padding, norm=norm),
-            ConvNormAct(out_channels, out_channels, 3, padding=padding, norm=norm),
-        )
-
-
-class UpStep(nn.Module):
-    """Upsample by 2 and halve the channels: the paper's 2x2 up-convolution, or bilinear
-    interpolation followed by a 1x1 convolution (fewer parameters, no checkerboard artefacts).
-
-    Shapes: ``(N, C_in, H, W) -> (N, C_out, 2H, 2W)``, cut to ``size`` when it is given.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, mode: Upsampling) -> None:
-        super().__init__()
-        self.mode = mode
-        self.up: nn.ConvTranspose2d | nn.Conv2d
-        if mode == "transpose":
-            self.up = nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2)
-        else:
-            self.up = nn.Conv2d(in_channels, out_channels, 1)
-
-    def forward(self, x: Tensor, size: tuple[int, int]) -> Tensor:
-        if self.mode == "transpose":
-            upsampled = self.up(x)
-            return upsampled[..., : size[0], : size[1]]
-        return self.up(F.interpolate(x, size=size, mode="bilinear", align_corners=False))
-
-
 def _center_crop(skip: Tensor, size: tuple[int, int]) -> Tensor:
     top = (skip.shape[-2] - size[0]) // 2
     left = (skip.shape[-1] - size[1]) // 2
@@ -196,19 +164,13 @@ class UNet(SegmentationModel):
                 )
             )
         self.classifier = nn.Conv2d(widths[0], num_classes, 1)
-        self._init_weights()
+        init_he_normal(self)
 
-    def _init_weights(self) -> None:
-        # Paper, Sec. 3: Gaussian with std sqrt(2 / N), N the incoming nodes of one neuron.
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-                fan_in = module.weight[0].numel()
-                if isinstance(module, nn.ConvTranspose2d):  # taps reaching one output pixel
-                    taps = math.prod(module.kernel_size) // math.prod(module.stride)
-                    fan_in = module.in_channels * max(1, taps)
-                nn.init.normal_(module.weight, std=math.sqrt(2.0 / fan_in))
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+    @property
+    def encoder(self) -> None:
+        """None: the paper's contracting path (``down_blocks``) is not a separate encoder module;
+        build with ``encoder=`` for one (:class:`EncoderUNet`)."""
+        return None
 
     def valid_output_size(self, height: int, width: int) -> tuple[int, int]:
         """Output size for an ``height x width`` input (equal to it in ``"same"`` mode)."""
@@ -244,22 +206,61 @@ def build_unet(
     *,
     num_classes: int,
     in_channels: int = 3,
+    encoder: EncoderSpec | None = None,
+    encoder_weights: Weights = None,
+    decoder_channels: tuple[int, ...] | None = None,
     depth: int = 4,
     base_channels: int = 64,
     padding: Padding = "same",
     batch_norm: bool = True,
     upsampling: Upsampling = "transpose",
-) -> UNet:
+) -> UNet | EncoderUNet:
     """U-Net. The paper's configuration is ``in_channels=1, num_classes=2, batch_norm=False,
     padding="valid"`` (31,030,658 parameters). ``batch_norm=True`` is the default here because
     it makes training from scratch robust to the learning rate; the paper predates BatchNorm's
-    adoption in segmentation."""
-    return UNet(
-        num_classes=num_classes,
+    adoption in segmentation.
+
+    ``encoder``: None or ``"unet"`` (the paper's contracting path of ``depth`` levels and
+    ``base_channels``), or an encoder name / :class:`~pixelwise.encoders.Encoder` (at output
+    stride 32) under a U-Net decoder of ``decoder_channels`` (:class:`EncoderUNet`);
+    ``encoder_weights`` then loads its pretrained weights.
+    """
+    if encoder is None or encoder == "unet":
+        if encoder_weights is not None or decoder_channels is not None:
+            raise ValueError(
+                "model 'unet': encoder_weights and decoder_channels need an encoder (e.g. "
+                "encoder='resnet34'); the paper's U-Net is trained from scratch and its widths "
+                "follow base_channels"
+            )
+        return UNet(
+            num_classes=num_classes,
+            in_channels=in_channels,
+            depth=depth,
+            base_channels=base_channels,
+            padding=padding,
+            batch_norm=batch_norm,
+            upsampling=upsampling,
+        )
+    if depth != 4 or base_channels != 64 or padding != "same":
+        raise ValueError(
+            "model 'unet': depth, base_channels and padding apply to the paper's encoder "
+            "(encoder=None); with an encoder the decoder follows its maps (widths: "
+            "decoder_channels) and pads"
+        )
+    built = resolve_encoder(
+        encoder,
         in_channels=in_channels,
-        depth=depth,
-        base_channels=base_channels,
-        padding=padding,
+        output_stride=32,
+        weights=encoder_weights,
+        model="unet",
+        strides=(32,),
+    )
+    return EncoderUNet(
+        built,
+        num_classes,
+        in_channels=in_channels,
+        decoder_channels=decoder_channels,
+        block="unet",
         batch_norm=batch_norm,
         upsampling=upsampling,
     )

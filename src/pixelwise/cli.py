@@ -19,6 +19,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_encoders(args: argparse.Namespace) -> int:
+    from pixelwise.encoders import encoder_table
+
+    print(encoder_table())
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from pixelwise.training import Trainer, load_config
 
@@ -109,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--size", type=int, default=512, help="input size for GFLOPs")
     models.set_defaults(func=_cmd_models)
 
+    encoders = sub.add_parser(
+        "encoders", help="list the encoders (channels, output strides, pool indices, weights)"
+    )
+    encoders.set_defaults(func=_cmd_encoders)
+
     train = sub.add_parser("train", help="train a model from a YAML config")
     train.add_argument("config", nargs="?", help="YAML config (see src/pixelwise/configs)")
     train.add_argument(
@@ -160,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript")
     export.add_argument("checkpoint")
-    export.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    export.add_argument("--format", choices=["onnx", "torchscript", "pretrained"], default="onnx")
     export.add_argument("--out", required=True)
     export.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
     export.set_defaults(func=_cmd_export)

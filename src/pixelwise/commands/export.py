@@ -30,13 +30,19 @@ def export_checkpoint(
     checkpoint: str | Path,
     out: str | Path,
     *,
-    fmt: Literal["onnx", "torchscript"] = "onnx",
+    fmt: Literal["onnx", "torchscript", "pretrained"] = "onnx",
     size: tuple[int, int] | list[int] = (512, 512),
 ) -> Path:
-    """Write ``out`` (ONNX with dynamic batch/height/width, or a traced TorchScript file)."""
+    """Write ``out`` (ONNX with dynamic batch/height/width, a traced TorchScript file, or a
+    ``pretrained`` folder: record, safetensors weights and model card, see
+    :func:`pixelwise.pretrained.save_pretrained`)."""
     out = Path(out)
     if out.exists() and out.resolve() == Path(checkpoint).resolve():
         raise ValueError(f"--out {out} is the checkpoint itself; give another file name")
+    if fmt == "pretrained":
+        from pixelwise.pretrained import save_pretrained
+
+        return save_pretrained(checkpoint, out)
     loaded = load_trained_model(checkpoint, "cpu")
     record_json = loaded.record.to_json()
     example = torch.zeros(1, loaded.in_channels, int(size[0]), int(size[1]))

@@ -270,7 +270,7 @@ class Trainer:
             record = {"epoch": epoch + 1, **self._train_epoch(epoch)}
             self.state.epoch = epoch + 1
             self.state.step_in_epoch = 0
-            stop = False
+            stop = improved = False
             if (epoch + 1) % config.train.eval_every == 0 or epoch + 1 == config.train.epochs:
                 report = evaluate_model(
                     with_input_scale(self.model, config.data.input_scale),
@@ -287,12 +287,14 @@ class Trainer:
                 if miou is not None and not math.isnan(miou) and miou > self.state.best_miou:
                     self.state.best_miou, self.state.best_epoch = miou, epoch + 1
                     self.state.epochs_without_improvement = 0
-                    self._save(BEST)
+                    improved = True
                 else:
                     self.state.epochs_without_improvement += 1
                     patience = config.train.early_stopping
                     stop = bool(patience) and self.state.epochs_without_improvement >= patience
-            self.state.history.append(record)
+            self.state.history.append(record)  # before saving: best.pt holds its own epoch
+            if improved:
+                self._save(BEST)
             self._save(LAST)
             if self.dist.is_main:
                 with (self.output_dir / "log.jsonl").open("a") as log:

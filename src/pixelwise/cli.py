@@ -1,4 +1,4 @@
-"""The ``pixelwise`` command: models, train, evaluate, predict, export, demo."""
+"""The ``pixelwise`` command: models, encoders, train, evaluate, predict, export, demo, serve."""
 
 from __future__ import annotations
 
@@ -103,6 +103,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from pixelwise.commands.serve import run_serve
+
+    try:
+        run_serve(
+            args.checkpoint,
+            images=args.images,
+            host=args.host,
+            port=args.port,
+            max_upload_mb=args.max_upload_mb,
+            workers=args.workers,
+            queue=args.queue,
+            max_pixels=args.max_pixels,
+            threads=args.threads,
+            device=args.device,
+        )
+    except (ImportError, ValueError) as exc:
+        raise SystemExit(f"pixelwise serve: error: {exc}") from exc
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixelwise",
@@ -182,6 +203,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=None)
     demo.add_argument("--quick", action="store_true", help="a much smaller run (for tests)")
     demo.set_defaults(func=_cmd_demo)
+
+    serve = sub.add_parser("serve", help="a web page and a JSON/HTTP API for a trained model")
+    serve.add_argument("checkpoint", help="checkpoint (.pt) or save_pretrained folder")
+    serve.add_argument(
+        "--images",
+        metavar="DIR",
+        help="gallery: DIR/images + DIR/masks (paired by stem) or a folder of images "
+        "(default: the embedded synthetic scenes)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-upload-mb", type=float, default=32, help="largest upload (MB)")
+    serve.add_argument(
+        "--max-pixels", type=int, default=0, help="largest image (0: Pillow's MAX_IMAGE_PIXELS)"
+    )
+    serve.add_argument("--workers", type=int, default=1, help="inference threads")
+    serve.add_argument("--queue", type=int, default=8, help="requests that may wait (503 beyond)")
+    serve.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    serve.add_argument("--device", default="auto")
+    serve.set_defaults(func=_cmd_serve)
     return parser
 
 

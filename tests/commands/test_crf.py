@@ -10,20 +10,7 @@ from pixelwise.commands import crf as crf_search
 from pixelwise.crf import dense_crf
 from pixelwise.training import DistInfo, Trainer, build_data, config_from_dict, evaluate_model
 from pixelwise.training.evaluation import denormalize, predict_probabilities
-
-
-def tiny_config(output_dir: Path, **sections: dict) -> dict:
-    """A seconds-long run: a 2-level, 4-channel U-Net on 32x32 synthetic scenes."""
-    config: dict = {
-        "model": {"name": "unet", "options": {"base_channels": 4, "depth": 2}},
-        "data": {"dataset": "synthetic", "train_samples": 16, "val_samples": 4,
-                 "image_size": [32, 32], "batch_size": 4},
-        "optim": {"name": "adamw", "lr": 0.01},
-        "train": {"epochs": 2, "output_dir": str(output_dir), "progress": False, "plots": False},
-    }  # fmt: skip
-    for name, values in sections.items():
-        config.setdefault(name, {}).update(values)
-    return config
+from training_helpers import tiny_config
 
 
 def test_search_scores_each_setting_like_a_full_evaluation(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

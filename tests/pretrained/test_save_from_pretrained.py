@@ -30,6 +30,7 @@ from pixelwise.pretrained import (
 from pixelwise.record import ModelRecord, Preprocessing, RecordError, TilingOptions
 from pixelwise.training import Trainer, config_from_dict, load_trained_model
 from pixelwise.training.checkpoint import load_checkpoint
+from training_helpers import tiny_config
 
 CLASS_NAMES = ["water", "crop land", "forest"]
 CLASS_COLORS = [(10, 60, 200), (230, 200, 20), (20, 120, 40)]
@@ -182,18 +183,7 @@ def test_hub_ids_download_with_snapshot_download(
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One epoch of a 2-level U-Net on 32x32 synthetic scenes (tests/training's tiny_config)."""
     run = tmp_path_factory.mktemp("trained") / "run"
-    config = {
-        "model": {"name": "unet", "options": {"base_channels": 4, "depth": 2}},
-        "data": {
-            "dataset": "synthetic",
-            "train_samples": 16,
-            "val_samples": 4,
-            "image_size": [32, 32],
-            "batch_size": 4,
-        },
-        "optim": {"name": "adamw", "lr": 0.01},
-        "train": {"epochs": 1, "output_dir": str(run), "progress": False, "plots": False},
-    }
+    config = tiny_config(run, train={"epochs": 1})
     Trainer(config_from_dict(config)).fit()
     return run
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from training_helpers import tiny_config
 
 

@@ -10,12 +10,12 @@ import pytest
 import torch
 import yaml
 from PIL import Image
-from training_helpers import tiny_config
 
 from pixelwise.cli import main
 from pixelwise.training.checkpoint import load_checkpoint
 from pixelwise.training.config import config_from_dict
 from pixelwise.training.trainer import NonFiniteLossError, Trainer
+from training_helpers import tiny_config
 
 
 def test_train_evaluate_resume_predict_export(write_config, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from training_helpers import tiny_config
 
 from pixelwise.training import Trainer, config_from_dict
 from pixelwise.training.config import OptimConfig
 from pixelwise.training.optim import build_optimizer
+from training_helpers import tiny_config
 
 
 class _WithEncoder(nn.Module):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 import yaml
-from training_helpers import tiny_config
 
 from pixelwise.training.checkpoint import load_checkpoint
+from training_helpers import tiny_config
 
 
 def _env() -> dict[str, str]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_helpers import tiny_config
 
 from pixelwise.models.rescale import InputRescale
 from pixelwise.training.config import ConfigError, config_from_dict
 from pixelwise.training.inference import load_trained_model
 from pixelwise.training.trainer import Trainer, autocast_dtype
+from training_helpers import tiny_config
 
 
 def test_autocast_dtype_choices() -> None:

@@ -81,6 +81,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         output=args.output,
         crf=args.crf,
         device=args.device,
+        fmt=args.format,
+        block=args.block,
+        probs=args.probs,
     )
     for path in written:
         print(f"wrote {path}")
@@ -189,6 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", choices=["labels", "probs", "both"], default="labels")
     predict.add_argument("--crf", action="store_true", help="dense CRF (images that fit in memory)")
     predict.add_argument("--device", default="auto")
+    predict.add_argument(
+        "--format",
+        choices=["gtiff", "cog"],
+        help="cog: Cloud-Optimised GeoTIFF; --format, --block, --probs or torchrun select the "
+        "block-wise, sharded, resumable path (see docs/scale.md)",
+    )
+    predict.add_argument(
+        "--block", type=int, help="output block size for the block-wise path (default 2048)"
+    )
+    predict.add_argument(
+        "--probs", choices=["uint8", "float16"], help="also write probabilities (block-wise path)"
+    )
     predict.set_defaults(func=_cmd_predict)
 
     export = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript")

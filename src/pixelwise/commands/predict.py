@@ -160,8 +160,35 @@ def run_predict(
     crf: bool = False,
     device: str = "auto",
     progress: bool = True,
+    fmt: Literal["gtiff", "cog"] | None = None,
+    block: int | None = None,
+    probs: Literal["uint8", "float16"] | None = None,
 ) -> list[Path]:
-    """``pixelwise predict``: the record's tiling, overridden by the arguments that are given."""
+    """``pixelwise predict``: the record's tiling, overridden by the arguments that are given.
+
+    ``fmt="cog"``, ``block``, ``probs`` or a torchrun launch (``WORLD_SIZE > 1``) select the
+    block-wise, sharded, resumable path (:mod:`pixelwise.commands.predict_scale`): labels are
+    always written there, probabilities with ``probs`` (``output="probs"/"both"``: uint8).
+    """
+    from pixelwise.commands.predict_scale import run_predict_scale, world_size
+
+    if fmt == "cog" or block is not None or probs is not None or world_size() > 1:
+        if crf:
+            raise ValueError("--crf works on whole images; it cannot be combined with blocks")
+        if probs is None and output != "labels":
+            probs = "uint8"
+        changes = {"tile": tile, "overlap": overlap, "blend": blend}
+        changes.update({"batch_size": batch_size, "tta": tta})
+        return run_predict_scale(
+            checkpoint,
+            expand_inputs(inputs),
+            Path(out_dir),
+            tiling_changes=changes,
+            device=device,
+            fmt=fmt or "gtiff",
+            block=block,
+            probs=probs,
+        )
     torch_device = pick_device(device)
     loaded = load_trained_model(checkpoint, torch_device)
     tiling = loaded.record.tiling.replace(

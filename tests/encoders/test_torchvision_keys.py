@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
-from torchvision_fixtures import ENCODER_NAMES, random_state_dict, torchvision_shapes
 
 from pixelwise.encoders import create_encoder
+from torchvision_fixtures import ENCODER_NAMES, random_state_dict, torchvision_shapes
 
 # Parameter counts of torchvision 0.29.1's classifiers (fixtures README).
 TORCHVISION_PARAMETERS = {

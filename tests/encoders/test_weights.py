@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import torch
-from torchvision_fixtures import ENCODER_NAMES, random_state_dict, torchvision_shapes
 
 from pixelwise.encoders import IMAGENET_URLS, adapt_input_channels, create_encoder
 from pixelwise.encoders.weights import imagenet_state_dict
+from torchvision_fixtures import ENCODER_NAMES, random_state_dict, torchvision_shapes
 
 # torchvision's IMAGENET1K_V1 files (torchvision.models.*_Weights.IMAGENET1K_V1.url).
 TORCHVISION_FILES = {

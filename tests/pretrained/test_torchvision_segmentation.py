@@ -7,7 +7,6 @@ State dicts are made locally with random tensors of exactly torchvision's keys a
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from pixelwise.pretrained import (
     torchvision_record,
 )
 from pixelwise.pretrained.state_dicts import build_untrained
-from shared_paths import FIXTURES  # noqa: E402
+from torchvision_fixtures import random_state_dict, torchvision_shapes
 
 WITH_FIXTURE = ("deeplabv3_resnet50", "deeplabv3_resnet101", "fcn_resnet50")
 # What the brief's hand-built models are (torchvision's layouts, built without the table).
@@ -41,26 +40,6 @@ BY_HAND: dict[str, tuple[str, dict[str, object]]] = {
 }
 
 
-def _shapes(name: str) -> dict[str, tuple[int, ...]]:
-    path = FIXTURES / f"{name}.json"
-    if not path.is_file():
-        pytest.fail(f"fixture {path} is missing")
-    return {k: tuple(v) for k, v in json.loads(path.read_text())["state_dict"].items()}
-
-
-def _random_state_dict(shapes: dict[str, tuple[int, ...]]) -> dict[str, Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    state: dict[str, Tensor] = {}
-    for key, shape in shapes.items():
-        if key.endswith("num_batches_tracked"):
-            state[key] = torch.tensor(3, dtype=torch.long)
-        elif key.endswith("running_var"):
-            state[key] = torch.rand(shape, generator=generator) + 0.5
-        else:
-            state[key] = torch.randn(shape, generator=generator) * 0.05
-    return state
-
-
 @pytest.fixture(scope="module")
 def weight_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """A torchvision-layout ``.pth`` per fixture name, written once (resnet101's is 240 MB)."""
@@ -69,7 +48,7 @@ def weight_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
     def make(name: str) -> Path:
         path = folder / f"{name}.pth"
         if not path.exists():
-            torch.save(_random_state_dict(_shapes(name)), path)
+            torch.save(random_state_dict(torchvision_shapes(name)), path)
         return path
 
     return make
@@ -102,7 +81,7 @@ def test_loads_strictly_and_gives_the_hand_built_models_logits(
     model, record = load_torchvision_segmentation(name, path=path)
     assert not model.training
     state_dict = torch.load(path, weights_only=True)
-    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == _shapes(name)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == torchvision_shapes(name)
     for key, value in model.state_dict().items():
         assert torch.equal(value, state_dict[key]), key
 
@@ -132,9 +111,9 @@ def test_without_aux_drops_the_auxiliary_head(weight_file: Callable[[str], Path]
 def test_fcn_resnet101_has_torchvisions_keys() -> None:
     """No fixture of its own: ResNet-101's keys (without fc) under ``backbone.``, then the
     heads of fcn_resnet50 (the same FCNHead(2048) and FCNHead(1024))."""
-    expected = {f"backbone.{k}": v for k, v in _shapes("resnet101").items()}
+    expected = {f"backbone.{k}": v for k, v in torchvision_shapes("resnet101").items()}
     expected = {k: v for k, v in expected.items() if not k.startswith("backbone.fc.")}
-    expected |= {k: v for k, v in _shapes("fcn_resnet50").items() if "classifier" in k}
+    expected |= {k: v for k, v in torchvision_shapes("fcn_resnet50").items() if "classifier" in k}
     with torch.device("meta"):
         model = build_untrained(torchvision_record("fcn_resnet101"))
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == expected

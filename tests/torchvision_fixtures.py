@@ -1,4 +1,4 @@
-"""Helpers for the encoder tests: torchvision's key/shape fixtures (imported by the tests)."""
+"""torchvision's key/shape fixtures and random state dicts of those shapes (for any test)."""
 
 from __future__ import annotations
 

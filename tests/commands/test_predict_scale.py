@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from pixelwise.cli import main
+from training_helpers import tiny_config
 
 rasterio = pytest.importorskip("rasterio")
 
@@ -62,19 +63,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     from pixelwise.training import load_trained_model
 
     root = tmp_path_factory.mktemp("scale")
-    config = {
-        "model": {"name": "unet", "options": {"base_channels": 4, "depth": 2}},
-        "data": {
-            "dataset": "synthetic",
-            "train_samples": 8,
-            "val_samples": 4,
-            "image_size": [32, 32],
-            "batch_size": 4,
-        },
-        "optim": {"name": "adamw", "lr": 0.01},
-        "train": {"epochs": 1, "output_dir": str(root / "run"), "progress": False, "plots": False},
-        "tiling": {"tile": 128, "overlap": 16, "blend": "gaussian"},
-    }
+    config = tiny_config(
+        root / "run",
+        data={"train_samples": 8},
+        train={"epochs": 1},
+        tiling={"tile": 128, "overlap": 16, "blend": "gaussian"},
+    )
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     assert main(["train", str(root / "config.yaml")]) == 0
     checkpoint = root / "run" / "best.pt"
